@@ -297,7 +297,8 @@ NACRE_PLUTON_WUR nacre_pluton_status nacre_pluton_seal(nacre_pluton *p, uint8_t 
                                                       uint32_t reg_mask);
 
 /**
- * \brief Open a sealed blob. Nothing is written to out unless it succeeds.
+ * \brief Open a sealed blob. On any failure out holds no plaintext (at most
+ * zeros). blob and out must not overlap.
  * \retval NACRE_PLUTON_ERR_SEAL_FORMAT        malformed blob
  * \retval NACRE_PLUTON_ERR_SEAL_WRONG_DEVICE  sealed on another device
  * \retval NACRE_PLUTON_ERR_SEAL_MEASUREMENT   bound registers hold other values now

@@ -1,3 +1,4 @@
+#define _XOPEN_SOURCE 700 /* nftw */
 #include "test_support.h"
 
 #include <ftw.h>
@@ -84,4 +85,118 @@ char *nacre_test_vector_path(const char *name)
     }
     snprintf(p, n, "%s/%s", dir, name);
     return p;
+}
+
+#include <sodium.h>
+
+static void die(const char *what, const char *why)
+{
+    fprintf(stderr, "test fixture: %s: %s\n", what, why);
+    abort();
+}
+
+static void open_board(struct nacre_test_device *d)
+{
+    const char *detail = NULL;
+    nacre_board_status b = nacre_host_board_open(d->dir, &d->board, &detail);
+    if (b != NACRE_BOARD_OK) {
+        die("open", detail ? detail : nacre_board_strerror(b));
+    }
+    if (d->seeded) {
+        nacre_host_board_set_entropy_seed(d->board, d->seed);
+    }
+}
+
+void nacre_test_device_new(struct nacre_test_device *d, const char *tag, const uint8_t *seed,
+                           int provision)
+{
+    nacre_test_device_new_geometry(d, tag, seed, provision, NULL);
+}
+
+void nacre_test_device_new_geometry(struct nacre_test_device *d, const char *tag, const uint8_t *seed,
+                                    int provision, const struct nacre_host_geometry *geometry)
+{
+    memset(d, 0, sizeof *d);
+    if (sodium_init() < 0) {
+        die("sodium_init", "failed");
+    }
+    d->dir = nacre_test_tmpdir(tag);
+    const char *detail = NULL;
+    /* nacre_test_tmpdir made the dir; the device goes in a subdirectory. */
+    size_t n = strlen(d->dir) + 8;
+    char *dev = malloc(n);
+    if (dev == NULL) {
+        abort();
+    }
+    snprintf(dev, n, "%s/dev", d->dir);
+    nacre_board_status b = nacre_host_device_create(dev, geometry, &detail);
+    if (b != NACRE_BOARD_OK) {
+        die("create", detail ? detail : nacre_board_strerror(b));
+    }
+    free(d->dir);
+    d->dir = dev;
+    if (seed != NULL) {
+        memcpy(d->seed, seed, sizeof d->seed);
+        d->seeded = 1;
+    }
+    d->p = sodium_malloc(sizeof *d->p);
+    if (d->p == NULL) {
+        abort();
+    }
+    open_board(d);
+    if (nacre_pluton_init(d->p, d->board) != NACRE_PLUTON_OK) {
+        die("init", "failed");
+    }
+    if (provision) {
+        nacre_pluton_status s = nacre_pluton_provision(d->p, NULL);
+        if (s != NACRE_PLUTON_OK) {
+            die("provision", nacre_pluton_strerror(s));
+        }
+    }
+}
+
+nacre_pluton_status nacre_test_device_reset(struct nacre_test_device *d)
+{
+    nacre_pluton_deinit(d->p);
+    nacre_host_board_close(d->board);
+    d->board = NULL;
+    open_board(d);
+    return nacre_pluton_init(d->p, d->board);
+}
+
+void nacre_test_device_boot(struct nacre_test_device *d, const char *firmware)
+{
+    nacre_pluton_status s;
+    if (firmware != NULL) {
+        uint8_t digest[NACRE_PLUTON_DIGEST_BYTES];
+        crypto_generichash(digest, sizeof digest, (const uint8_t *)firmware, strlen(firmware),
+                           NULL, 0);
+        s = nacre_pluton_measure_extend(d->p, NACRE_PLUTON_BOOT_REGISTER, digest);
+        if (s != NACRE_PLUTON_OK) {
+            die("measure", nacre_pluton_strerror(s));
+        }
+    }
+    s = nacre_pluton_boot_complete(d->p);
+    if (s != NACRE_PLUTON_OK) {
+        die("boot", nacre_pluton_strerror(s));
+    }
+}
+
+void nacre_test_device_free(struct nacre_test_device *d)
+{
+    if (d->p != NULL) {
+        nacre_pluton_deinit(d->p);
+        sodium_free(d->p);
+    }
+    nacre_host_board_close(d->board);
+    if (d->dir != NULL) {
+        /* d->dir is TMP/nacre-tag-XXXXXX/dev: remove the parent. */
+        char *slash = strrchr(d->dir, '/');
+        if (slash != NULL) {
+            *slash = '\0';
+        }
+        nacre_test_rmtree(d->dir);
+        free(d->dir);
+    }
+    memset(d, 0, sizeof *d);
 }
