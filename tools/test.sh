@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# The README's test command: installs what is missing (Debian 12), builds, and
+# runs every test. Stages:
+#   1. build/       every suite (meson test): board, pluton, cli, bench smoke, consumer
+#   2. build-asan/  the same under AddressSanitizer + UndefinedBehaviorSanitizer
+#   3. valgrind     the C unit suites under valgrind (leaks and memory errors fail)
+#   4. fuzz         each libFuzzer target briefly (tools/fuzz.sh)
+# Ends with one line "N passed, M failed" over all stages; exit status 0 only
+# if nothing failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+fuzz_seconds=${NACRE_FUZZ_SECONDS:-20}
+
+tools/install-deps.sh || { echo "nacre: could not install dependencies"; exit 1; }
+
+passed=0
+failed=0
+# Runs `meson test` and adds its Ok / Fail counts to the totals.
+count_meson() {
+  local log=$1
+  local ok fail
+  ok=$(grep -E '^Ok:' "$log" | awk '{print $2}' | tail -1)
+  fail=$(grep -E '^(Fail|Timeout|Unexpected Pass):' "$log" | awk '{s += $NF} END {print s + 0}')
+  passed=$((passed + ${ok:-0}))
+  failed=$((failed + ${fail:-0}))
+}
+stage() { printf '\n=== %s ===\n' "$*"; }
+
+setup() { # DIR [meson options...]
+  local dir=$1; shift
+  if [ ! -f "$dir/build.ninja" ]; then
+    meson setup "$dir" "$@" >/dev/null || { echo "meson setup $dir failed"; return 1; }
+  fi
+  ninja -C "$dir" >/dev/null || { ninja -C "$dir"; return 1; }
+}
+
+stage "1/4 build and test (build/)"
+if setup build; then
+  meson test -C build --print-errorlogs 2>&1 | tee build/test-summary.log | grep -vE '^ *$'
+  count_meson build/test-summary.log
+else
+  failed=$((failed + 1))
+fi
+
+stage "2/4 ASan + UBSan (build-asan/)"
+if setup build-asan -Db_sanitize=address,undefined -Db_lundef=false; then
+  # The consumer suite installs and links outside the sanitised build: skip it here.
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    meson test -C build-asan --print-errorlogs --no-suite consumer 2>&1 | tee build-asan/test-summary.log | grep -vE '^ *$'
+  count_meson build-asan/test-summary.log
+else
+  failed=$((failed + 1))
+fi
+
+stage "3/4 valgrind (C unit suites)"
+if [ -f build/build.ninja ]; then
+  meson test -C build --print-errorlogs --suite board --suite pluton -t 10 \
+    --wrap='valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect' \
+    2>&1 | tee build/valgrind-summary.log | grep -vE '^ *$'
+  count_meson build/valgrind-summary.log
+fi
+
+mkdir -p build
+stage "4/4 fuzz (${fuzz_seconds}s per target)"
+if tools/fuzz.sh "$fuzz_seconds" | tee build/fuzz-summary.log; then :; fi
+f_ok=$(grep -Eo '^fuzz: [0-9]+ passed' build/fuzz-summary.log | awk '{print $2}')
+f_fail=$(grep -Eo '[0-9]+ failed$' build/fuzz-summary.log | awk '{print $1}')
+passed=$((passed + ${f_ok:-0}))
+failed=$((failed + ${f_fail:-1}))
+
+echo
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
