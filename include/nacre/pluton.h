@@ -158,9 +158,12 @@ void nacre_pluton_deinit(nacre_pluton *p);
  * optionally the hash of the image-signing root public key, format the
  * counter storage, then burn the lifecycle.
  *
- * The lifecycle is burned last, so a power cut leaves either a BLANK device
- * or (if OTP was partly written) one that reports ERR_OTP_INTERRUPTED; never a
- * device that claims to be provisioned with a partial UDS.
+ * The lifecycle is burned last, so a power cut never leaves a device that
+ * claims to be provisioned with a partial UDS. It leaves a BLANK device —
+ * and if the UDS was already written and verified, calling provision again
+ * resumes with that UDS — or, if the cut fell inside a fuse write, one whose
+ * init reports ERR_OTP_INTERRUPTED (fuses cannot be erased: scrap the part).
+ * Resuming with a root_key_hash other than one already burned is refused.
  *
  * \param root_key_hash 32-byte BLAKE2b-256 of the root public key, or NULL.
  * \retval NACRE_PLUTON_ERR_ALREADY_PROVISIONED  not BLANK

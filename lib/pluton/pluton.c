@@ -129,19 +129,24 @@ nacre_pluton_status nacre_pluton_init(nacre_pluton *p, struct nacre_board *board
 
     if (st->lifecycle == NACRE_PLUTON_LIFECYCLE_BLANK) {
         /*
-         * Provisioning burns the lifecycle last; fuses written without it
-         * mean provisioning was cut short. OTP cannot be erased, so this
-         * part can never be provisioned cleanly: say so instead of guessing.
+         * Not provisioned yet. A fuse field that is neither blank nor matching
+         * its check value was cut short mid-write: fuses cannot be erased and
+         * a partial UDS cannot be trusted, so the part is unusable and we say
+         * so. Fields that were written completely (provisioning cut before
+         * the lifecycle byte) are kept: nacre_pluton_provision resumes.
          */
-        if (uds_state != OTP_FIELD_UNSET || st->root_hash_state != OTP_FIELD_UNSET) {
+        if (uds_state == OTP_FIELD_INTERRUPTED || st->root_hash_state == OTP_FIELD_INTERRUPTED) {
             s = NACRE_PLUTON_ERR_OTP_INTERRUPTED;
             goto error;
         }
-    } else {
-        if (uds_state != OTP_FIELD_SET) {
-            s = NACRE_PLUTON_ERR_OTP_CORRUPT;
-            goto error;
-        }
+    } else if (uds_state != OTP_FIELD_SET) {
+        s = NACRE_PLUTON_ERR_OTP_CORRUPT;
+        goto error;
+    }
+    /* (A root-key hash cut short after provisioning is reported by
+     * nacre_pluton_root_key_hash; the device itself stays usable.) */
+    if (uds_state == OTP_FIELD_SET) {
+        st->uds_programmed = 1;
         st->uds_loaded = 1;
         /* Counters are needed by the boot stage before the UDS is locked. */
         pluton_kdf(st->counter_key, st->uds, "counter-mac", NULL, 0);
@@ -172,26 +177,43 @@ nacre_pluton_status nacre_pluton_provision(nacre_pluton *p, const uint8_t *root_
         return NACRE_PLUTON_ERR_ALREADY_PROVISIONED;
     }
 
-    uint8_t uds[NACRE_PLUTON_UDS_BYTES];
-    nacre_board_status b = nacre_board_entropy(st->board, uds, sizeof uds);
-    if (b != NACRE_BOARD_OK) {
-        s = b == NACRE_BOARD_ERR_POWER_LOST ? NACRE_PLUTON_ERR_POWER_LOST : NACRE_PLUTON_ERR_ENTROPY;
-        goto out;
-    }
-    /* An all-zero UDS would read back as "unset": refuse such entropy. */
-    if (sodium_is_zero(uds, sizeof uds)) {
-        s = NACRE_PLUTON_ERR_ENTROPY;
-        goto out;
+    /* A root-key hash already in the fuses (an earlier, interrupted
+     * provisioning) is write-once: it must be the same one. */
+    if (root_key_hash != NULL && st->root_hash_state == OTP_FIELD_SET &&
+        sodium_memcmp(root_key_hash, st->root_key_hash, NACRE_PLUTON_DIGEST_BYTES) != 0) {
+        return NACRE_PLUTON_ERR_ALREADY_PROVISIONED;
     }
 
-    /* Order matters for power cuts: secrets, then counters, lifecycle last. */
-    s = otp_program_field(st, OTP_UDS, OTP_UDS_CHECK, "uds", uds, sizeof uds);
-    if (s == NACRE_PLUTON_OK && root_key_hash != NULL) {
+    uint8_t uds[NACRE_PLUTON_UDS_BYTES];
+    if (st->uds_programmed) {
+        /* Resume: the UDS was written and verified before the cut. */
+        memcpy(uds, st->uds, sizeof uds);
+    } else {
+        nacre_board_status b = nacre_board_entropy(st->board, uds, sizeof uds);
+        if (b != NACRE_BOARD_OK) {
+            s = b == NACRE_BOARD_ERR_POWER_LOST ? NACRE_PLUTON_ERR_POWER_LOST : NACRE_PLUTON_ERR_ENTROPY;
+            goto out;
+        }
+        /* An all-zero UDS would read back as "unset": refuse such entropy. */
+        if (sodium_is_zero(uds, sizeof uds)) {
+            s = NACRE_PLUTON_ERR_ENTROPY;
+            goto out;
+        }
+        /* Order matters for power cuts: secrets, then counters, lifecycle last. */
+        s = otp_program_field(st, OTP_UDS, OTP_UDS_CHECK, "uds", uds, sizeof uds);
+        if (s != NACRE_PLUTON_OK) {
+            goto out;
+        }
+        st->uds_programmed = 1;
+    }
+    if (root_key_hash != NULL && st->root_hash_state == OTP_FIELD_UNSET) {
         s = otp_program_field(st, OTP_ROOT_HASH, OTP_ROOT_HASH_CHECK, "root-key-hash",
                               root_key_hash, NACRE_PLUTON_DIGEST_BYTES);
-    }
-    if (s != NACRE_PLUTON_OK) {
-        goto out;
+        if (s != NACRE_PLUTON_OK) {
+            goto out;
+        }
+        memcpy(st->root_key_hash, root_key_hash, NACRE_PLUTON_DIGEST_BYTES);
+        st->root_hash_state = OTP_FIELD_SET;
     }
     memcpy(st->uds, uds, sizeof uds);
     st->uds_loaded = 1;
@@ -201,16 +223,10 @@ nacre_pluton_status nacre_pluton_provision(nacre_pluton *p, const uint8_t *root_
         static const uint8_t burned = OTP_LC_BURNED;
         s = pluton_from_board(nacre_board_otp_program(st->board, OTP_LC_PROVISIONED, &burned, 1));
     }
+    /* On failure the verified UDS stays loaded, exactly as init would load
+     * it after a reset; boot_complete is refused until provisioning ends. */
     if (s == NACRE_PLUTON_OK) {
         st->lifecycle = NACRE_PLUTON_LIFECYCLE_PROVISIONED;
-        if (root_key_hash != NULL) {
-            memcpy(st->root_key_hash, root_key_hash, NACRE_PLUTON_DIGEST_BYTES);
-            st->root_hash_state = OTP_FIELD_SET;
-        }
-    } else {
-        sodium_memzero(st->uds, sizeof st->uds);
-        sodium_memzero(st->counter_key, sizeof st->counter_key);
-        st->uds_loaded = 0;
     }
 out:
     sodium_memzero(uds, sizeof uds);

@@ -66,6 +66,7 @@ struct pluton_state {
     nacre_pluton_lifecycle lifecycle;
     uint8_t booted;          /* boot_complete succeeded; UDS is locked */
     uint8_t uds_loaded;      /* uds[] holds the UDS (before boot only) */
+    uint8_t uds_programmed;  /* the UDS fuses hold a verified UDS */
     enum otp_field_state root_hash_state;
     uint8_t uds[NACRE_PLUTON_UDS_BYTES];
     uint8_t root_key_hash[NACRE_PLUTON_DIGEST_BYTES];

@@ -53,8 +53,10 @@ static void spec_kdf(uint8_t out[32], const uint8_t key[32], const char *label, 
     n += sizeof prefix - 1;
     memcpy(msg + n, label, strlen(label) + 1); /* with its NUL separator */
     n += strlen(label) + 1;
-    memcpy(msg + n, info, info_len);
-    n += info_len;
+    if (info_len > 0) {
+        memcpy(msg + n, info, info_len);
+        n += info_len;
+    }
     crypto_generichash(out, 32, msg, n, key, 32);
 }
 
