@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# The README's main job: installs what is missing (Debian 12), builds Nacre,
+# and walks a host device through its root of trust with the `nacre` tool:
+# provisioning, identity, DICE keys following the firmware, counters that
+# refuse to go back (even across a power cut), sealing bound to firmware, and
+# locking the device. Every refusal shown is checked: if something that must
+# be refused is accepted, the demo fails.
+#   tools/demo.sh [WORKDIR]    (default: a fresh temporary directory)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+tools/install-deps.sh
+if [ ! -f build/build.ninja ]; then
+  meson setup build >/dev/null
+fi
+ninja -C build >/dev/null
+nacre="$root/build/tools/nacre/nacre"
+
+work=${1:-$(mktemp -d "${TMPDIR:-/tmp}/nacre-demo-XXXXXX")}
+mkdir -p "$work"
+cd "$work"
+rm -rf device
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+run() { printf '$ %s\n' "$*"; "$@"; }
+# Runs a command that must be refused; shows its one-line reason.
+refused() {
+  printf '$ %s\n' "$*"
+  if "$@" 2>refusal.txt; then
+    echo "demo: FAILED: this should have been refused: $*" >&2
+    exit 1
+  fi
+  printf '  refused, as it must be: %s\n' "$(cat refusal.txt)"
+}
+
+step "1. An image-signing root key (Ed25519, PKCS#8 / SPKI PEM: OpenSSL reads it)"
+run "$nacre" keygen --out root-key.pem --pub root-key.pub.pem --force
+run openssl pkey -pubin -in root-key.pub.pem -noout -text
+
+step "2. Provision a new host device: fresh UDS in OTP, root-key hash burned, counters formatted"
+run "$nacre" device provision device --root-pub root-key.pub.pem
+run ls -l device
+
+step "3. Boot firmware 1.0: the boot stage measures it into R0, pluton derives the DICE keys"
+printf 'thermostat firmware 1.0\n' > firmware-1.0.bin
+printf 'thermostat firmware 1.1\n' > firmware-1.1.bin
+run "$nacre" device info device --firmware firmware-1.0.bin --pub-out device-id.pub.pem
+
+step "4. Boot firmware 1.1: same DeviceID (the device), new Alias key (the firmware)"
+id10=$("$nacre" device info device --firmware firmware-1.0.bin --json)
+id11=$("$nacre" device info device --firmware firmware-1.1.bin --json)
+field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
+printf 'firmware 1.0: DeviceID %s\n              Alias    %s\n' "$(field "$id10" device_id)" "$(field "$id10" alias)"
+printf 'firmware 1.1: DeviceID %s\n              Alias    %s\n' "$(field "$id11" device_id)" "$(field "$id11" alias)"
+[ "$(field "$id10" device_id)" = "$(field "$id11" device_id)" ] || { echo "demo: DeviceID changed" >&2; exit 1; }
+[ "$(field "$id10" alias)" != "$(field "$id11" alias)" ] || { echo "demo: Alias did not change" >&2; exit 1; }
+
+step "5. Monotonic counters: up only, persisted, and safe across a power cut"
+run "$nacre" device counter device 0 --increment
+run "$nacre" device counter device 0 --increment
+run "$nacre" device counter device 1 --advance 7
+refused "$nacre" device counter device 1 --advance 3
+echo "Cut the power during the next increment (NACRE_POWER_CUT_AFTER=0 tears its first write):"
+refused env NACRE_POWER_CUT_AFTER=0 "$nacre" device counter device 0 --increment
+printf 'after the reboot counter 0 reads: '
+"$nacre" device counter device 0
+
+step "6. Sealed storage: bound to this device and to the measured firmware (R0)"
+printf 'wifi-psk=correct horse battery staple\n' > secret.txt
+run "$nacre" device seal device --firmware firmware-1.0.bin --bind 0 --context app:thermostat \
+  --in secret.txt --out secret.sealed
+run "$nacre" device unseal device --firmware firmware-1.0.bin --context app:thermostat \
+  --in secret.sealed --out opened.txt
+run cat opened.txt
+refused "$nacre" device unseal device --firmware firmware-1.1.bin --context app:thermostat \
+  --in secret.sealed --out opened.txt
+refused "$nacre" device unseal device --firmware firmware-1.0.bin --context app:other \
+  --in secret.sealed --out opened.txt
+"$nacre" device provision device2 >/dev/null
+refused "$nacre" device unseal device2 --firmware firmware-1.0.bin --context app:thermostat \
+  --in secret.sealed --out opened.txt
+python3 - <<'PY'
+b = bytearray(open("secret.sealed", "rb").read()); b[100] ^= 1
+open("tampered.sealed", "wb").write(b)
+PY
+refused "$nacre" device unseal device --firmware firmware-1.0.bin --context app:thermostat \
+  --in tampered.sealed --out opened.txt
+
+step "7. Lock the device: PROVISIONED -> SECURED (debug locked, OTP closed for good)"
+run "$nacre" device secure device
+refused "$nacre" device secure device
+run "$nacre" device info device --firmware firmware-1.1.bin
+
+printf '\ndemo: OK (work files in %s)\n' "$work"

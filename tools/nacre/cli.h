@@ -1,0 +1,140 @@
+/*
+ * cli.h - shared pieces of the nacre command-line tool.
+ *
+ * Conventions:
+ *   - every command returns an exit status: CLI_OK, CLI_FAIL or CLI_USAGE;
+ *   - failures print ONE line on stderr, "nacre: <what>: <reason>";
+ *   - usage errors print the reason, then "see 'nacre COMMAND --help'";
+ *   - --help prints the command's usage on stdout and returns CLI_OK.
+ */
+#ifndef NACRE_CLI_H
+#define NACRE_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include <nacre/board.h>
+#include <nacre/keyfile.h>
+#include <nacre/pluton.h>
+
+#if defined(__GNUC__) || defined(__clang__)
+#define CLI_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+#else
+#define CLI_PRINTF(fmt, args)
+#endif
+
+/* Exit statuses. */
+enum {
+    CLI_OK = 0,
+    CLI_FAIL = 1,
+    CLI_USAGE = 2,
+};
+
+/* Environment variable of the power-cut test hook (see 'nacre help device'). */
+#define CLI_POWER_CUT_ENV "NACRE_POWER_CUT_AFTER"
+
+/* Largest file accepted by 'device unseal --in'. */
+#define CLI_SEALED_MAX ((size_t)NACRE_PLUTON_SEAL_MAX_PLAINTEXT + NACRE_PLUTON_SEAL_OVERHEAD)
+
+/* A command: name as typed ("keygen", "device seal"), its help, its body. */
+struct cli_command {
+    const char *name;
+    const char *summary; /* one line for 'nacre help' */
+    const char *usage;   /* full text for --help */
+    int (*run)(int argc, char **argv);
+};
+
+/* cmd_keygen.c */
+extern const struct cli_command cli_cmd_keygen;
+/* cmd_device.c */
+extern const struct cli_command cli_cmd_provision;
+extern const struct cli_command cli_cmd_info;
+extern const struct cli_command cli_cmd_secure;
+extern const struct cli_command cli_cmd_counter;
+/* cmd_seal.c */
+extern const struct cli_command cli_cmd_seal;
+extern const struct cli_command cli_cmd_unseal;
+/* main.c */
+extern const char cli_device_usage[];
+
+/* ---- messages (cli_util.c) ------------------------------------------------ */
+
+/* "nacre: " fmt "\n" on stderr; returns CLI_FAIL. */
+int cli_fail(const char *fmt, ...) CLI_PRINTF(1, 2);
+/* "nacre: <cmd>: " fmt "\nsee 'nacre <cmd> --help'\n" on stderr; returns CLI_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) CLI_PRINTF(2, 3);
+/* The usage text of cmd on stdout; returns CLI_OK. */
+int cli_print_usage(const struct cli_command *cmd);
+/*
+ * Report what getopt_long() returned for a bad option ('?' or ':') as a
+ * usage error of cmd; returns CLI_USAGE.
+ */
+int cli_bad_option(const char *cmd, int opt, char **argv);
+/* Reset getopt for a fresh parse of a command's arguments. */
+void cli_getopt_reset(void);
+
+/* "label:" padded to a column, then the value. */
+void cli_kv(const char *label, const char *fmt, ...) CLI_PRINTF(2, 3);
+
+/* ---- values ---------------------------------------------------------------- */
+
+/* Strict decimal (no sign, no spaces, no trailing text). 0 on success, -1 otherwise. */
+int cli_parse_u32(const char *s, uint32_t *out);
+/* "0,3,5" -> bits 0, 3, 5 of *mask; registers must be < NACRE_PLUTON_REGISTER_COUNT. */
+int cli_parse_reg_list(const char *s, uint32_t *mask);
+/* Lowercase hex of 32 bytes into out[65]. */
+void cli_hex32(char out[65], const uint8_t in[32]);
+/* A JSON string holding the hex of n bytes (n <= 64), or NULL on allocation failure. */
+json_t *cli_json_hex(const uint8_t *in, size_t n);
+/* Print root on stdout (JSON_INDENT(2) | JSON_SORT_KEYS) and a newline; takes the reference. */
+int cli_print_json(json_t *root);
+
+/* ---- files ----------------------------------------------------------------- */
+
+/*
+ * Read a whole file of at most max bytes. With secret set the buffer comes
+ * from sodium_malloc() and is wiped by cli_free_file(). On error prints the
+ * message (what = e.g. "reading input") and returns CLI_FAIL.
+ */
+int cli_read_file(const char *what, const char *path, size_t max, int secret, uint8_t **out,
+                  size_t *out_len);
+void cli_free_file(uint8_t *buf, size_t len, int secret);
+/*
+ * Write a file through a temporary file in the same directory and rename(2),
+ * replacing any existing file. Prints the message and returns CLI_FAIL on error.
+ */
+int cli_write_file(const char *what, const char *path, const void *data, size_t len, unsigned mode);
+/* BLAKE2b-256 of a file's bytes, streamed. Prints the message on error. */
+int cli_hash_file(const char *what, const char *path, uint8_t out[32]);
+
+/* ---- devices (cli_device.c) ----------------------------------------------- */
+
+/* An open, reset and (unless BLANK) booted device. */
+struct cli_device {
+    const char *dir;
+    struct nacre_board *board;
+    nacre_pluton *pluton; /* sodium_malloc'd: holds secrets */
+    int initialized;      /* nacre_pluton_init succeeded */
+    int measured;         /* a firmware digest was extended into R0 */
+    uint8_t firmware_digest[32];
+};
+
+/*
+ * "Boot" the device in dir (until the real boot stage exists):
+ * open the host board (arming the NACRE_POWER_CUT_AFTER hook), nacre_pluton_init,
+ * extend R0 with BLAKE2b-256(firmware) if firmware is not NULL, then
+ * nacre_pluton_boot_complete unless the device is BLANK.
+ * Every device command goes through here. On error prints the message,
+ * leaves nothing open and returns CLI_FAIL (CLI_USAGE for a bad hook value).
+ */
+int cli_device_boot(struct cli_device *dev, const char *dir, const char *firmware);
+/* Power off: nacre_pluton_deinit (wipe), free, close the board. Safe twice. */
+void cli_device_close(struct cli_device *dev);
+/* Print "nacre: <what>: <pluton reason>[: <board detail>]"; returns CLI_FAIL. */
+int cli_pluton_fail(const struct cli_device *dev, const char *what, nacre_pluton_status st);
+/* Print a board failure with its detail; returns CLI_FAIL. */
+int cli_board_fail(const char *what, nacre_board_status st, const char *detail);
+
+#endif /* NACRE_CLI_H */
