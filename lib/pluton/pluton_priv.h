@@ -80,6 +80,12 @@ struct pluton_state {
     struct pluton_key_slot alias;
     struct pluton_key_slot slots[NACRE_PLUTON_KEY_SLOTS];
     uint16_t key_generation;
+    /* Sealing key of the last context used: apps seal under one context over
+     * and over, and deriving it each time cost a third of a 1 KiB seal. */
+    uint8_t seal_cache_valid;
+    uint8_t seal_cache_context_len;
+    uint8_t seal_cache_context[NACRE_PLUTON_LABEL_MAX];
+    uint8_t seal_cache_key[PLUTON_KEY_BYTES];
     struct pluton_counters counters;
 };
 

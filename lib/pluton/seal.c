@@ -42,6 +42,21 @@ static uint32_t get_le32(const uint8_t *p)
     return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
 }
 
+/* The sealing key for context: KDF(seal root, "seal", context), cached. */
+static const uint8_t *seal_key(struct pluton_state *st, const void *context, size_t context_len)
+{
+    if (!st->seal_cache_valid || st->seal_cache_context_len != context_len ||
+        (context_len > 0 && memcmp(st->seal_cache_context, context, context_len) != 0)) {
+        pluton_kdf(st->seal_cache_key, st->seal_root, "seal", context, context_len);
+        if (context_len > 0) {
+            memcpy(st->seal_cache_context, context, context_len);
+        }
+        st->seal_cache_context_len = (uint8_t)context_len;
+        st->seal_cache_valid = 1;
+    }
+    return st->seal_cache_key;
+}
+
 static nacre_pluton_status seal_open(nacre_pluton *p, const void *context, size_t context_len,
                                      struct pluton_state **out)
 {
@@ -95,14 +110,11 @@ nacre_pluton_status nacre_pluton_seal(nacre_pluton *p, uint8_t *out, size_t out_
         return b == NACRE_BOARD_ERR_POWER_LOST ? NACRE_PLUTON_ERR_POWER_LOST : NACRE_PLUTON_ERR_ENTROPY;
     }
 
-    uint8_t key[PLUTON_KEY_BYTES];
     static const uint8_t empty[1] = {0};
-    pluton_kdf(key, st->seal_root, "seal", context, context_len);
     unsigned long long clen = 0;
     int rc = crypto_aead_xchacha20poly1305_ietf_encrypt(
         out + NACRE_PLUTON_SEAL_HEADER_BYTES, &clen, pt_len ? pt : empty, pt_len, h,
-        NACRE_PLUTON_SEAL_HEADER_BYTES, NULL, h + 64, key);
-    sodium_memzero(key, sizeof key);
+        NACRE_PLUTON_SEAL_HEADER_BYTES, NULL, h + 64, seal_key(st, context, context_len));
     if (rc != 0) {
         sodium_memzero(out, out_max);
         return NACRE_PLUTON_ERR_CRYPTO;
@@ -136,7 +148,8 @@ nacre_pluton_status nacre_pluton_unseal(nacre_pluton *p, uint8_t *out, size_t ou
     if (out_max < pt_len) {
         return NACRE_PLUTON_ERR_BUFFER_TOO_SMALL;
     }
-    if (sodium_memcmp(blob + 16, st->seal_device_tag, 16) != 0) {
+    /* The tag is derived from the UDS: constant-time compare. */
+    if (crypto_verify_16(blob + 16, st->seal_device_tag) != 0) {
         return NACRE_PLUTON_ERR_SEAL_WRONG_DEVICE;
     }
     uint8_t policy[NACRE_PLUTON_DIGEST_BYTES];
@@ -144,19 +157,17 @@ nacre_pluton_status nacre_pluton_unseal(nacre_pluton *p, uint8_t *out, size_t ou
     if (s != NACRE_PLUTON_OK) {
         return s;
     }
-    if (sodium_memcmp(blob + 32, policy, sizeof policy) != 0) {
+    /* The policy digest is a hash of public measurements: no secret here. */
+    if (memcmp(blob + 32, policy, sizeof policy) != 0) {
         return NACRE_PLUTON_ERR_SEAL_MEASUREMENT;
     }
 
-    uint8_t key[PLUTON_KEY_BYTES];
     uint8_t scratch[1];
-    pluton_kdf(key, st->seal_root, "seal", context, context_len);
     unsigned long long mlen = 0;
     int rc = crypto_aead_xchacha20poly1305_ietf_decrypt(
         pt_len ? out : scratch, &mlen, NULL, blob + NACRE_PLUTON_SEAL_HEADER_BYTES,
         blob_len - NACRE_PLUTON_SEAL_HEADER_BYTES, blob, NACRE_PLUTON_SEAL_HEADER_BYTES, blob + 64,
-        key);
-    sodium_memzero(key, sizeof key);
+        seal_key(st, context, context_len));
     if (rc != 0 || mlen != pt_len) {
         if (out != NULL) {
             sodium_memzero(out, pt_len);

@@ -139,6 +139,15 @@ static void test_bound_to_device_and_context(void **state)
     assert_int_equal(unseal_it(&a, len, NULL, 0), NACRE_PLUTON_ERR_SEAL_AUTH);
     assert_int_equal(unseal_it(&a, len, "app:hello", 9), NACRE_PLUTON_OK);
 
+    /* Contexts that share a prefix or differ only in length stay apart
+     * (the last context's key is cached inside pluton). */
+    len = seal_it(&a, "ab", 2, 0);
+    assert_int_equal(unseal_it(&a, len, "abc", 3), NACRE_PLUTON_ERR_SEAL_AUTH);
+    assert_int_equal(unseal_it(&a, len, "a", 1), NACRE_PLUTON_ERR_SEAL_AUTH);
+    assert_int_equal(unseal_it(&a, len, "ab", 2), NACRE_PLUTON_OK);
+    assert_int_equal(unseal_it(&a, len, "ab\0", 3), NACRE_PLUTON_ERR_SEAL_AUTH);
+    assert_int_equal(unseal_it(&a, len, "ab", 2), NACRE_PLUTON_OK);
+
     /* Copying device A's tag into the blob does not help device B. */
     uint8_t tag_b[16];
     size_t len_b = seal_it(&b, "app:hello", 9, 0);
