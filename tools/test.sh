@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command: installs what is missing (Debian 12), builds, and
 # runs every test. Stages:
-#   1. build/       every suite (meson test): board, pluton, cli, bench smoke, consumer
+#   1. build/       every suite (meson test): board, link, pluton, cli, bench smoke, consumer
 #   2. build-asan/  the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   3. valgrind     the C unit suites under valgrind (leaks and memory errors fail)
 #   4. fuzz         each libFuzzer target briefly (tools/fuzz.sh)
