@@ -210,16 +210,30 @@ class DeviceErrorTest(NacreTestCase):
         self.assertEqual(prov["lifecycle"], "provisioned")
 
     def test_power_cut_during_provision(self):
+        # Writes of a provision without a root key: 0 UDS, 1 its check value,
+        # 2 counter-area erase, 3 counter header, 4 lifecycle byte.
         dev = self.path("dev")
         res = self.nacre("device", "provision", dev, env={"NACRE_POWER_CUT_AFTER": "0"})
         self.assert_failure(res, "power lost")
-        # The first OTP write was torn: the part can never be provisioned
+        # The UDS fuse write was torn: the part can never be provisioned
         # cleanly, and libpluton says so instead of guessing.
-        info = self.nacre("device", "info", dev)
-        if info.returncode != 0:
-            self.assert_failure(info, "OTP")
-        else:
-            self.assertRegex(info.stdout, r"(?m)^lifecycle:\s+blank$")
+        self.assert_failure(self.nacre("device", "info", dev), "OTP partly programmed")
+        self.assert_failure(self.nacre("device", "provision", dev), "OTP partly programmed")
+
+    def test_power_cut_after_fuses_is_resumed(self):
+        for cut in (2, 3, 4):
+            with self.subTest(cut=cut):
+                dev = self.path("dev%d" % cut)
+                res = self.nacre("device", "provision", dev,
+                                 env={"NACRE_POWER_CUT_AFTER": str(cut)})
+                self.assert_failure(res, "power lost")
+                info = self.nacre_json("device", "info", dev)
+                self.assertEqual(info["lifecycle"], "blank")
+                prov = self.nacre_json("device", "provision", dev)
+                self.assertEqual(prov["lifecycle"], "provisioned")
+                info = self.nacre_json("device", "info", dev)
+                self.assertEqual(info["lifecycle"], "provisioned")
+                self.assertEqual(info["counters"], [0] * 8)
 
     def test_device_in_use(self):
         # The host board holds flock(LOCK_EX) on flash.bin while a device is open.
