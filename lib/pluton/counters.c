@@ -36,19 +36,6 @@
 static const uint8_t header_magic[4] = {'N', 'C', 'S', 'H'};
 static const uint8_t record_magic[4] = {'N', 'C', 'R', 'C'};
 
-static void put_le32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
-}
-
 static void slot_mac(const struct pluton_state *st, uint8_t mac[16], const uint8_t *slot)
 {
     crypto_generichash_blake2b(mac, 16, slot, SLOT_MAC_OFFSET, st->counter_key,
@@ -61,9 +48,9 @@ static void slot_build(const struct pluton_state *st, uint8_t *buf, const uint8_
 {
     memset(buf, NACRE_BOARD_FLASH_ERASED, st->counters.record_size);
     memcpy(buf, magic, 4);
-    put_le32(buf + 4, a);
-    put_le32(buf + 8, b);
-    put_le32(buf + 12, c);
+    le32_put(buf + 4, a);
+    le32_put(buf + 8, b);
+    le32_put(buf + 12, c);
     slot_mac(st, buf + SLOT_MAC_OFFSET, buf);
 }
 
@@ -173,11 +160,11 @@ static nacre_pluton_status counters_load(struct pluton_state *st)
         if (b != NACRE_BOARD_OK) {
             return pluton_from_board(b);
         }
-        if (!slot_valid(st, buf, header_magic) || get_le32(buf + 4) != FORMAT_VERSION) {
+        if (!slot_valid(st, buf, header_magic) || le32_get(buf + 4) != FORMAT_VERSION) {
             continue;
         }
         valid[sec] = 1;
-        seq[sec] = get_le32(buf + 8);
+        seq[sec] = le32_get(buf + 8);
         for (uint32_t slot = 1; slot < st->counters.slots_per_sector; slot++) {
             b = nacre_board_flash_read(st->board, NACRE_FLASH_AREA_COUNTERS,
                                        slot_offset(st, sec, slot), buf, rs);
@@ -188,11 +175,11 @@ static nacre_pluton_status counters_load(struct pluton_state *st)
                 continue;
             }
             used[sec] = slot + 1;
-            if (!slot_valid(st, buf, record_magic) || get_le32(buf + 12) != seq[sec]) {
+            if (!slot_valid(st, buf, record_magic) || le32_get(buf + 12) != seq[sec]) {
                 continue; /* torn or stale: ignored, never reused */
             }
-            uint32_t id = get_le32(buf + 4);
-            uint32_t value = get_le32(buf + 8);
+            uint32_t id = le32_get(buf + 4);
+            uint32_t value = le32_get(buf + 8);
             if (id < NACRE_PLUTON_COUNTER_COUNT && value > values[id]) {
                 values[id] = value;
             }

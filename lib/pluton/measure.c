@@ -50,8 +50,8 @@ nacre_pluton_status measure_policy(const struct pluton_state *st, uint32_t mask,
                                    uint8_t out[NACRE_PLUTON_DIGEST_BYTES])
 {
     static const char label[] = "nacre/v1/seal-policy";
-    uint8_t mask_le[4] = {(uint8_t)mask, (uint8_t)(mask >> 8), (uint8_t)(mask >> 16),
-                          (uint8_t)(mask >> 24)};
+    uint8_t mask_le[4];
+    le32_put(mask_le, mask);
     if (mask >> NACRE_PLUTON_REGISTER_COUNT) {
         return NACRE_PLUTON_ERR_ARGUMENT;
     }

@@ -29,19 +29,6 @@ _Static_assert(NACRE_PLUTON_SEAL_HEADER_BYTES == 64 + crypto_aead_xchacha20poly1
 _Static_assert(NACRE_PLUTON_SEAL_TAG_BYTES == crypto_aead_xchacha20poly1305_ietf_ABYTES,
                "seal tag size");
 
-static void put_le32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
-}
-
 /* The sealing key for context: KDF(seal root, "seal", context), cached. */
 static const uint8_t *seal_key(struct pluton_state *st, const void *context, size_t context_len)
 {
@@ -96,8 +83,8 @@ nacre_pluton_status nacre_pluton_seal(nacre_pluton *p, uint8_t *out, size_t out_
     memcpy(h, seal_magic, 4);
     h[4] = SEAL_VERSION;
     h[5] = h[6] = h[7] = 0;
-    put_le32(h + 8, reg_mask);
-    put_le32(h + 12, (uint32_t)pt_len);
+    le32_put(h + 8, reg_mask);
+    le32_put(h + 12, (uint32_t)pt_len);
     memcpy(h + 16, st->seal_device_tag, 16);
     s = measure_policy(st, reg_mask, h + 32);
     if (s != NACRE_PLUTON_OK) {
@@ -139,8 +126,8 @@ nacre_pluton_status nacre_pluton_unseal(nacre_pluton *p, uint8_t *out, size_t ou
         blob[4] != SEAL_VERSION || blob[5] != 0 || blob[6] != 0 || blob[7] != 0) {
         return NACRE_PLUTON_ERR_SEAL_FORMAT;
     }
-    uint32_t mask = get_le32(blob + 8);
-    size_t pt_len = get_le32(blob + 12);
+    uint32_t mask = le32_get(blob + 8);
+    size_t pt_len = le32_get(blob + 12);
     if ((mask >> NACRE_PLUTON_REGISTER_COUNT) || pt_len > NACRE_PLUTON_SEAL_MAX_PLAINTEXT ||
         pt_len != blob_len - NACRE_PLUTON_SEAL_OVERHEAD) {
         return NACRE_PLUTON_ERR_SEAL_FORMAT;
