@@ -9,7 +9,7 @@ seconds=${1:-20}
 build=build-fuzz
 
 if [ ! -f "$build/build.ninja" ]; then
-  CC=clang meson setup "$build" -Dfuzz=true -Dtests=disabled -Dtools=disabled \
+  CC=clang meson setup "$build" -Dfuzz=true -Dtests=disabled \
     -Db_sanitize=address,undefined -Db_lundef=false -Ddefault_library=static >/dev/null
 fi
 ninja -C "$build" >/dev/null
@@ -21,9 +21,10 @@ mkdir -p "$work"
 
 failed=0
 passed=0
-for target in unseal counters host_device; do
+for target in unseal counters host_device keyfile; do
   mkdir -p "$work/$target" "$build/findings/$target"
-  cp fuzz/corpus/$target/* "$work/generated/$target/"* "$work/$target/" 2>/dev/null || true
+  cp fuzz/corpus/$target/* "$work/$target/"
+  cp "$work/generated/$target/"* "$work/$target/" 2>/dev/null || true # no generator for every target
   log="$build/findings/$target.log"
   if "$build/fuzz/fuzz_$target" -max_total_time="$seconds" -max_len=8192 -timeout=10 \
        -artifact_prefix="$build/findings/$target/" "$work/$target" >"$log" 2>&1; then
