@@ -161,7 +161,7 @@ NACRE_UPDATE_WUR nacre_update_status nacre_update_confirm(nacre_pluton *p, struc
 #define NACRE_INSTALL_STATE_BYTES 5120u
 
 typedef struct nacre_installer {
-    _Alignas(16) unsigned char opaque[NACRE_INSTALL_STATE_BYTES];
+    _Alignas(64) unsigned char opaque[NACRE_INSTALL_STATE_BYTES]; /* 64: BLAKE2b state inside */
 } nacre_installer;
 
 /**

@@ -74,3 +74,76 @@ void upd_policy(struct nacre_image_policy *pol, const struct upd_keys *k, const 
     pol->root_key_hash = k->root_hash;
     pol->component = component;
 }
+
+void upd_device(struct nacre_test_device *d, const char *tag, const struct upd_keys *k,
+                const struct nacre_host_geometry *geometry)
+{
+    nacre_test_device_new_geometry(d, tag, NULL, 0, geometry);
+    nacre_pluton_status s = nacre_pluton_provision(d->p, k->root_hash);
+    if (s != NACRE_PLUTON_OK) {
+        fprintf(stderr, "upd_device: provision: %s\n", nacre_pluton_strerror(s));
+        abort();
+    }
+}
+
+struct nacre_host_geometry upd_small_geometry(uint32_t sector, uint32_t slot_sectors)
+{
+    struct nacre_host_geometry g;
+    nacre_host_geometry_default(&g);
+    g.sector_size = sector;
+    g.write_size = 8;
+    g.area_sectors[NACRE_FLASH_AREA_COUNTERS] = 2;
+    g.area_sectors[NACRE_FLASH_AREA_BOOT_STATE] = 2;
+    g.area_sectors[NACRE_FLASH_AREA_SLOT_A] = slot_sectors;
+    g.area_sectors[NACRE_FLASH_AREA_SLOT_B] = slot_sectors;
+    g.area_sectors[NACRE_FLASH_AREA_EVENT_LOG] = 1;
+    g.area_sectors[NACRE_FLASH_AREA_STORAGE] = 1;
+    return g;
+}
+
+nacre_update_status upd_install(struct nacre_test_device *d, const uint8_t *image, size_t len,
+                                size_t chunk, const struct nacre_update_config *cfg)
+{
+    static nacre_installer in;
+    uint32_t offset = 0;
+    nacre_update_status s = nacre_install_begin(&in, d->p, d->board, cfg, &offset);
+    if (s != NACRE_UPDATE_OK) {
+        return s;
+    }
+    if (offset > len) {
+        fprintf(stderr, "upd_install: resume offset %u past the image (%zu)\n", offset, len);
+        abort();
+    }
+    for (size_t off = offset; off < len && s == NACRE_UPDATE_OK; off += chunk) {
+        size_t n = len - off < chunk ? len - off : chunk;
+        s = nacre_install_write(&in, image + off, n);
+    }
+    if (s == NACRE_UPDATE_OK) {
+        s = nacre_install_finish(&in, NULL);
+    }
+    return s;
+}
+
+nacre_update_status upd_boot(struct nacre_test_device *d, const struct nacre_update_config *cfg,
+                             struct nacre_boot_result *r)
+{
+    nacre_pluton_status ps = nacre_test_device_reset(d);
+    if (ps != NACRE_PLUTON_OK) {
+        return ps == NACRE_PLUTON_ERR_POWER_LOST ? NACRE_UPDATE_ERR_POWER_LOST : NACRE_UPDATE_ERR_PLUTON;
+    }
+    return nacre_boot_run(d->p, d->board, cfg, r);
+}
+
+nacre_update_status upd_confirm(struct nacre_test_device *d, const struct nacre_update_config *cfg)
+{
+    struct nacre_boot_result r;
+    nacre_pluton_status ps = nacre_test_device_reset(d);
+    if (ps != NACRE_PLUTON_OK) {
+        return NACRE_UPDATE_ERR_PLUTON;
+    }
+    nacre_update_status s = nacre_boot_attach(d->p, d->board, cfg, &r);
+    if (s == NACRE_UPDATE_OK) {
+        s = nacre_update_confirm(d->p, d->board, cfg, NULL);
+    }
+    return s;
+}

@@ -30,3 +30,27 @@ uint8_t *upd_image(size_t *len, const struct upd_keys *k, int use_cert, const ch
 void upd_policy(struct nacre_image_policy *pol, const struct upd_keys *k, const char *component);
 
 #endif
+
+/* ---- devices ----------------------------------------------------------- */
+#include "test_support.h"
+
+/* A new host device provisioned with k's root key (geometry NULL = default),
+ * powered on, not booted. Aborts on failure. */
+void upd_device(struct nacre_test_device *d, const char *tag, const struct upd_keys *k,
+                const struct nacre_host_geometry *geometry);
+
+/* Small geometry for power-cut runs: sectors of `sector` bytes, 8-byte writes,
+ * slots of slot_sectors sectors. */
+struct nacre_host_geometry upd_small_geometry(uint32_t sector, uint32_t slot_sectors);
+
+/* Install image (begin, resume from the offset it gives, chunks of `chunk`
+ * bytes, finish). Returns the first status that is not OK. */
+nacre_update_status upd_install(struct nacre_test_device *d, const uint8_t *image, size_t len,
+                                size_t chunk, const struct nacre_update_config *cfg);
+
+/* Reset the device and run the boot stage. */
+nacre_update_status upd_boot(struct nacre_test_device *d, const struct nacre_update_config *cfg,
+                             struct nacre_boot_result *r);
+
+/* Reset, attach to the running image (as the app would be) and confirm it. */
+nacre_update_status upd_confirm(struct nacre_test_device *d, const struct nacre_update_config *cfg);
