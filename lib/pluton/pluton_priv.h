@@ -15,6 +15,8 @@
 #include <nacre/board.h>
 #include <nacre/pluton.h>
 
+#include "nacre_le.h"
+
 /* Marks an initialised instance (a zeroed or wiped one is not). */
 #define PLUTON_MAGIC 0x4E504C54u
 
@@ -101,20 +103,6 @@ static inline struct pluton_state *pluton_state(nacre_pluton *p)
 static inline const struct pluton_state *pluton_state_const(const nacre_pluton *p)
 {
     return (const struct pluton_state *)(const void *)p->opaque;
-}
-
-/* On-flash and blob integers are little-endian whatever the CPU. */
-static inline void le32_put(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-
-static inline uint32_t le32_get(const uint8_t *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
 }
 
 /* pluton.c */

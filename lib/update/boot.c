@@ -11,7 +11,8 @@
  *      confirmed image exists to revert to; otherwise count one more trial
  *      boot and run it;
  *   3. else the confirmed image; if it no longer verifies, fall back to the
- *      other slot if that one verifies (and make it the confirmed one);
+ *      other slot if that one verifies — booted, but NOT made the confirmed
+ *      image and NOT raising the counters (nobody confirmed it);
  *   4. a confirmed image whose security counter / key epoch exceed the
  *      pluton counters means a confirm was cut before it raised them: raise
  *      them now (this is the only place besides confirm that raises them);
@@ -198,12 +199,18 @@ static int slot_valid(nacre_update_slot slot)
     return slot == NACRE_UPDATE_SLOT_A || slot == NACRE_UPDATE_SLOT_B;
 }
 
+/* Verifies a slot; storage failures abort the boot, anything else is a verdict. */
+static int fatal(nacre_update_status s)
+{
+    return s == NACRE_UPDATE_ERR_POWER_LOST || s == NACRE_UPDATE_ERR_STORAGE;
+}
+
 nacre_update_status nacre_boot_run(nacre_pluton *p, struct nacre_board *board,
                                    const struct nacre_update_config *cfg, struct nacre_boot_result *out)
 {
     struct journal j;
     struct device_policy dp;
-    struct nacre_image_info info;
+    struct nacre_image_info info, back_info;
     if (p == NULL || board == NULL || out == NULL) {
         return NACRE_UPDATE_ERR_ARGUMENT;
     }
@@ -220,23 +227,43 @@ nacre_update_status nacre_boot_run(nacre_pluton *p, struct nacre_board *board,
     nacre_update_slot confirmed = (nacre_update_slot)j.cur.confirmed;
     nacre_update_slot pending = (nacre_update_slot)j.cur.pending;
 
-    /* Is there a confirmed image to come back to? */
-    struct nacre_image_info confirmed_info;
-    nacre_update_status confirmed_ok = NACRE_UPDATE_ERR_NO_IMAGE;
-    if (slot_valid(confirmed) && confirmed != pending) {
-        confirmed_ok = update_verify_slot(board, confirmed, dp.policy, &confirmed_info);
-        if (confirmed_ok == NACRE_UPDATE_ERR_POWER_LOST || confirmed_ok == NACRE_UPDATE_ERR_STORAGE) {
-            return confirmed_ok;
+    /*
+     * The slot to go back to: the other slot than the pending image, or, with
+     * nothing pending, the confirmed one and failing that the other one.
+     * Normally it is the confirmed image; when that is damaged it may be an
+     * older valid image, booted as a FALLBACK: never marked confirmed and
+     * never raising the counters, since nobody confirmed it.
+     */
+    nacre_update_slot back;
+    nacre_update_status back_ok = NACRE_UPDATE_ERR_NO_IMAGE;
+    if (slot_valid(pending)) {
+        back = update_other_slot(pending);
+    } else {
+        back = slot_valid(confirmed) ? confirmed : NACRE_UPDATE_SLOT_A;
+    }
+    back_ok = update_verify_slot(board, back, dp.policy, &back_info);
+    if (fatal(back_ok)) {
+        return back_ok;
+    }
+    if (back_ok != NACRE_UPDATE_OK && !slot_valid(pending)) {
+        /* The first choice failed: report it, then try the other slot. */
+        out->rejected = back;
+        out->rejected_why = back_ok;
+        back = update_other_slot(back);
+        back_ok = update_verify_slot(board, back, dp.policy, &back_info);
+        if (fatal(back_ok)) {
+            return back_ok;
         }
     }
 
     if (slot_valid(pending)) {
         nacre_update_status vp = update_verify_slot(board, pending, dp.policy, &info);
-        if (vp == NACRE_UPDATE_ERR_POWER_LOST || vp == NACRE_UPDATE_ERR_STORAGE) {
+        if (fatal(vp)) {
             return vp;
         }
-        int exhausted = j.cur.trial_boots >= out->max_trials && confirmed_ok == NACRE_UPDATE_OK;
-        if (vp == NACRE_UPDATE_OK && !exhausted) {
+        /* With nothing valid to go back to, a valid pending image keeps its trials. */
+        int spent = j.cur.trial_boots >= out->max_trials && back_ok == NACRE_UPDATE_OK;
+        if (vp == NACRE_UPDATE_OK && !spent) {
             /* Count the trial before running it: a crash mid-trial still counts. */
             next.trial_boots = (uint8_t)(j.cur.trial_boots < 255 ? j.cur.trial_boots + 1 : 255);
             next.last_boot = (uint8_t)pending;
@@ -259,51 +286,25 @@ nacre_update_status nacre_boot_run(nacre_pluton *p, struct nacre_board *board,
         next.trial_boots = 0;
     }
 
-    nacre_update_slot chosen = NACRE_UPDATE_SLOT_NONE;
-    if (confirmed_ok == NACRE_UPDATE_OK) {
-        chosen = confirmed;
-        info = confirmed_info;
-        if (out->reason == 0) {
-            out->reason = NACRE_BOOT_CONFIRMED;
+    if (back_ok != NACRE_UPDATE_OK) {
+        if (out->rejected == NACRE_UPDATE_SLOT_NONE) {
+            out->rejected = back;
+            out->rejected_why = back_ok;
         }
-    } else {
-        /* The confirmed image is gone or damaged: any other valid image,
-         * never the pending one just dropped. Report the confirmed image's
-         * own failure first: it is what the operator needs to know. */
-        if (out->rejected == NACRE_UPDATE_SLOT_NONE && slot_valid(confirmed)) {
-            out->rejected = confirmed;
-            out->rejected_why = confirmed_ok;
-        }
-        nacre_update_slot other = slot_valid(confirmed) ? update_other_slot(confirmed) : NACRE_UPDATE_SLOT_A;
-        for (int tries = 0; tries < 2 && chosen == NACRE_UPDATE_SLOT_NONE; tries++, other = update_other_slot(other)) {
-            if (other == out->rejected || other == confirmed) {
-                continue;
-            }
-            nacre_update_status vo = update_verify_slot(board, other, dp.policy, &info);
-            if (vo == NACRE_UPDATE_ERR_POWER_LOST || vo == NACRE_UPDATE_ERR_STORAGE) {
-                return vo;
-            }
-            if (vo == NACRE_UPDATE_OK) {
-                chosen = other;
-                out->reason = NACRE_BOOT_FALLBACK;
-            } else if (out->rejected == NACRE_UPDATE_SLOT_NONE) {
-                out->rejected = other;
-                out->rejected_why = vo;
+        /* Record the dropped pending image so it is not retried forever. */
+        if (!record_same(&next, &j.cur)) {
+            s = journal_commit(board, &j, next);
+            if (s != NACRE_UPDATE_OK) {
+                return s;
             }
         }
-        if (chosen == NACRE_UPDATE_SLOT_NONE) {
-            /* Record the dropped pending image so it is not retried forever. */
-            if (!record_same(&next, &j.cur)) {
-                s = journal_commit(board, &j, next);
-                if (s != NACRE_UPDATE_OK) {
-                    return s;
-                }
-            }
-            return NACRE_UPDATE_ERR_NO_IMAGE;
-        }
-        next.confirmed = (uint8_t)chosen;
+        return NACRE_UPDATE_ERR_NO_IMAGE;
     }
-    next.last_boot = (uint8_t)chosen;
+    int is_confirmed = back == confirmed;
+    if (out->reason == 0) {
+        out->reason = is_confirmed ? NACRE_BOOT_CONFIRMED : NACRE_BOOT_FALLBACK;
+    }
+    next.last_boot = (uint8_t)back;
     next.last_boot_trial = 0;
     if (!record_same(&next, &j.cur)) {
         s = journal_commit(board, &j, next);
@@ -311,14 +312,16 @@ nacre_update_status nacre_boot_run(nacre_pluton *p, struct nacre_board *board,
             return s;
         }
     }
-    /* Completes a confirm that was cut before it raised the counters. */
-    s = update_raise_counters(p, &info);
-    if (s != NACRE_UPDATE_OK) {
-        return s;
+    if (is_confirmed) {
+        /* Completes a confirm that was cut before it raised the counters. */
+        s = update_raise_counters(p, &back_info);
+        if (s != NACRE_UPDATE_OK) {
+            return s;
+        }
     }
-    out->slot = chosen;
-    out->image = info;
-    return measure_and_boot(p, &info);
+    out->slot = back;
+    out->image = back_info;
+    return measure_and_boot(p, &back_info);
 }
 
 nacre_update_status nacre_boot_attach(nacre_pluton *p, struct nacre_board *board,

@@ -224,12 +224,20 @@ nacre_update_status nacre_install_begin(nacre_installer *in, nacre_pluton *p, st
     if (s != NACRE_UPDATE_OK) {
         return s;
     }
-    /* The inactive slot: neither the confirmed image nor the one running. */
+    /*
+     * The inactive slot. Running a trial: the pending slot itself (the new
+     * install replaces it; the confirmed image stays). Otherwise the slot
+     * that is not running: normally the other one than the confirmed image,
+     * and after a fallback boot the damaged confirmed slot, so the one valid
+     * image left is never overwritten.
+     */
     const struct journal_record *r = &st->j.cur;
-    if (r->confirmed != NACRE_UPDATE_SLOT_NONE) {
-        st->slot = update_other_slot((nacre_update_slot)r->confirmed);
+    if (r->last_boot != NACRE_UPDATE_SLOT_NONE && r->last_boot_trial) {
+        st->slot = (nacre_update_slot)r->last_boot;
     } else if (r->last_boot != NACRE_UPDATE_SLOT_NONE) {
         st->slot = update_other_slot((nacre_update_slot)r->last_boot);
+    } else if (r->confirmed != NACRE_UPDATE_SLOT_NONE) {
+        st->slot = update_other_slot((nacre_update_slot)r->confirmed);
     } else {
         st->slot = NACRE_UPDATE_SLOT_A;
     }
@@ -258,11 +266,14 @@ nacre_update_status nacre_install_begin(nacre_installer *in, nacre_pluton *p, st
         next.pending = NACRE_UPDATE_SLOT_NONE;
         next.trial_boots = 0;
     }
+    if (next.confirmed == st->slot) {
+        next.confirmed = NACRE_UPDATE_SLOT_NONE; /* replacing a damaged confirmed image */
+    }
     next.installing = NACRE_UPDATE_SLOT_NONE;
     next.install_progress = 0;
     memset(next.install_id, 0, sizeof next.install_id);
-    if (next.pending != r->pending || next.installing != r->installing ||
-        next.install_progress != r->install_progress) {
+    if (next.pending != r->pending || next.confirmed != r->confirmed ||
+        next.installing != r->installing || next.install_progress != r->install_progress) {
         s = journal_commit(board, &st->j, next);
         if (s != NACRE_UPDATE_OK) {
             st->magic = 0;

@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "update_priv.h"
+#include "nacre_le.h"
 
 #define JOURNAL_SECTORS 2u
 #define RECORD_MIN_BYTES 64u
@@ -41,19 +42,6 @@
 #define RECORD_VERSION 1u
 
 static const uint8_t record_magic[4] = {'N', 'U', 'S', 'R'};
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
-}
 
 static void record_check(uint8_t out[16], const uint8_t *rec)
 {
@@ -68,11 +56,11 @@ static void record_encode(uint8_t *buf, uint32_t size, const struct journal_reco
     buf[5] = r->confirmed;
     buf[6] = r->pending;
     buf[7] = r->trial_boots;
-    put_le32(buf + 8, r->seq);
+    le32_put(buf + 8, r->seq);
     buf[12] = r->last_boot;
     buf[13] = r->last_boot_trial;
     buf[14] = r->installing;
-    put_le32(buf + 16, r->install_progress);
+    le32_put(buf + 16, r->install_progress);
     memcpy(buf + 24, r->install_id, sizeof r->install_id);
     record_check(buf + RECORD_CHECK_OFFSET, buf);
     memset(buf + RECORD_MIN_BYTES, NACRE_BOARD_FLASH_ERASED, size - RECORD_MIN_BYTES);
@@ -96,17 +84,17 @@ static int record_decode(const uint8_t *buf, struct journal_record *r)
         return 0;
     }
     if (!slot_ok(buf[5]) || !slot_ok(buf[6]) || !slot_ok(buf[12]) || buf[13] > 1 ||
-        !slot_ok(buf[14]) || buf[15] != 0 || get_le32(buf + 20) != 0 || memcmp(buf + 40, zero, 8) != 0) {
+        !slot_ok(buf[14]) || buf[15] != 0 || le32_get(buf + 20) != 0 || memcmp(buf + 40, zero, 8) != 0) {
         return 0;
     }
     r->confirmed = buf[5];
     r->pending = buf[6];
     r->trial_boots = buf[7];
-    r->seq = get_le32(buf + 8);
+    r->seq = le32_get(buf + 8);
     r->last_boot = buf[12];
     r->last_boot_trial = buf[13];
     r->installing = buf[14];
-    r->install_progress = get_le32(buf + 16);
+    r->install_progress = le32_get(buf + 16);
     memcpy(r->install_id, buf + 24, sizeof r->install_id);
     return 1;
 }

@@ -14,7 +14,6 @@ long nacre_test_unhex(const char *hex, uint8_t *out, size_t out_max);
 /* Path of a file in tests/vectors (from $NACRE_TEST_VECTORS); malloc'd. */
 char *nacre_test_vector_path(const char *name);
 
-#endif
 
 /* ---- a host device under test ---------------------------------------- */
 #include <nacre/board_host.h>
@@ -45,3 +44,5 @@ nacre_pluton_status nacre_test_device_reset(struct nacre_test_device *d);
 void nacre_test_device_boot(struct nacre_test_device *d, const char *firmware);
 /* Power off and delete. */
 void nacre_test_device_free(struct nacre_test_device *d);
+
+#endif /* NACRE_TEST_SUPPORT_H */

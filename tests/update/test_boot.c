@@ -282,7 +282,9 @@ static void test_damaged_slots(void **state)
     boot_expect(&d, NACRE_BOOT_CONFIRMED, "1.0.0", NULL);
 
     /* Reinstall 1.1.0, let it revert, then damage the confirmed 1.0.0: the
-     * device falls back to the valid image left in B instead of bricking. */
+     * device falls back to the valid image left in B instead of bricking —
+     * but an image nobody confirmed is neither made confirmed nor allowed to
+     * raise the anti-rollback counter. */
     install_ok(&d, "1.1.0", 2);
     for (unsigned t = 0; t < cfg.max_trial_boots; t++) {
         boot_expect(&d, NACRE_BOOT_TRIAL, "1.1.0", NULL);
@@ -291,16 +293,30 @@ static void test_damaged_slots(void **state)
     nacre_host_board_close(d.board);
     d.board = NULL;
     flip_flash_byte(d.dir, a_off + 2000);
-    boot_expect(&d, NACRE_BOOT_FALLBACK, "1.1.0", &r);
-    assert_int_equal(r.slot, NACRE_UPDATE_SLOT_B);
-    assert_int_equal(counter(&d, NACRE_UPDATE_COUNTER_SECURITY), 2);
-    boot_expect(&d, NACRE_BOOT_CONFIRMED, "1.1.0", NULL);
+    for (int i = 0; i < 2; i++) {
+        boot_expect(&d, NACRE_BOOT_FALLBACK, "1.1.0", &r);
+        assert_int_equal(r.slot, NACRE_UPDATE_SLOT_B);
+        assert_int_equal(r.rejected, NACRE_UPDATE_SLOT_A);
+        assert_int_equal(r.rejected_why, NACRE_UPDATE_ERR_PAYLOAD_DIGEST);
+        assert_int_equal(counter(&d, NACRE_UPDATE_COUNTER_SECURITY), 1);
+    }
+    assert_int_equal(upd_confirm(&d, &cfg), NACRE_UPDATE_ERR_NOT_PENDING);
 
-    /* Both damaged: nothing to boot, and it says why. */
+    /* The repair goes into the damaged slot A, never over the running B. */
+    install_ok(&d, "1.2.0", 3);
+    boot_expect(&d, NACRE_BOOT_TRIAL, "1.2.0", &r);
+    assert_int_equal(r.slot, NACRE_UPDATE_SLOT_A);
+    assert_int_equal(upd_confirm(&d, &cfg), NACRE_UPDATE_OK);
+    assert_int_equal(counter(&d, NACRE_UPDATE_COUNTER_SECURITY), 3);
+    boot_expect(&d, NACRE_BOOT_CONFIRMED, "1.2.0", NULL);
+
+    /* Both damaged: nothing to boot, and it says why (the confirmed image first). */
     nacre_host_board_close(d.board);
     d.board = NULL;
+    flip_flash_byte(d.dir, a_off + 3000);
     flip_flash_byte(d.dir, b_off + 3000);
     assert_int_equal(upd_boot(&d, &cfg, &r), NACRE_UPDATE_ERR_NO_IMAGE);
+    assert_int_equal(r.rejected, NACRE_UPDATE_SLOT_A);
     assert_int_equal(r.rejected_why, NACRE_UPDATE_ERR_PAYLOAD_DIGEST);
     nacre_test_device_free(&d);
 }
