@@ -2,9 +2,11 @@
 # The README's main job: installs what is missing (Debian 12), builds Nacre,
 # and walks a host device through its root of trust with the `nacre` tool:
 # provisioning, identity, DICE keys following the firmware, counters that
-# refuse to go back (even across a power cut), sealing bound to firmware, and
-# locking the device. Every refusal shown is checked: if something that must
-# be refused is accepted, the demo fails.
+# refuse to go back (even across a power cut), sealing bound to firmware,
+# locking the device, then signed updates on a second device: install, trial
+# boot, confirm, refused downgrade and tampered image, automatic revert, and
+# offline signing with OpenSSL. Every refusal shown is checked: if something
+# that must be refused is accepted, the demo fails.
 #   tools/demo.sh [WORKDIR]    (default: a fresh temporary directory)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +22,7 @@ nacre="$root/build/tools/nacre/nacre"
 work=${1:-$(mktemp -d "${TMPDIR:-/tmp}/nacre-demo-XXXXXX")}
 mkdir -p "$work"
 cd "$work"
-rm -rf device
+rm -rf device device2 device-upd
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
@@ -91,5 +93,71 @@ step "7. Lock the device: PROVISIONED -> SECURED (debug locked, OTP closed for g
 run "$nacre" device secure device
 refused "$nacre" device secure device
 run "$nacre" device info device --firmware firmware-1.1.bin
+
+step "8. Signed updates: a signing key certified by the root key, two releases of the app"
+run "$nacre" keygen --out signing-key.pem --pub signing-key.pub.pem --force
+run "$nacre" key certify --root-key root-key.pem --pub signing-key.pub.pem --epoch 1 \
+  --out signing-key.cert --force
+python3 - <<'PY'
+for v in ("1.0.0", "1.0.1", "1.1.0", "1.2.0"):
+    open("app-%s.bin" % v, "w").write(("thermostat app %s\n" % v) * 2000)
+PY
+run "$nacre" image sign --key signing-key.pem --cert signing-key.cert \
+  --version 1.0.0 --counter 1 app-1.0.0.bin app-1.0.0.img
+"$nacre" image sign --key signing-key.pem --cert signing-key.cert \
+  --version 1.1.0 --counter 2 app-1.1.0.bin app-1.1.0.img >/dev/null
+echo "(and app-1.1.0.img the same way, with --version 1.1.0 --counter 2)"
+run "$nacre" image verify --pub root-key.pub.pem app-1.1.0.img
+refused "$nacre" image verify --pub signing-key.pub.pem app-1.1.0.img
+
+step "9. A new device (the first one is SECURED) runs 1.0.0: install, trial boot, confirm"
+"$nacre" device provision device-upd --root-pub root-key.pub.pem >/dev/null
+run "$nacre" device install device-upd app-1.0.0.img
+run "$nacre" device boot device-upd
+run "$nacre" device confirm device-upd
+run "$nacre" device status device-upd
+
+step "10. Update to 1.1.0: pending, one trial boot, confirmed; the Alias key follows the image"
+alias_of() { field "$("$nacre" device info device-upd --json)" alias; }
+alias10=$(alias_of)
+run "$nacre" device install device-upd app-1.1.0.img
+run "$nacre" device boot device-upd
+run "$nacre" device confirm device-upd
+alias11=$(alias_of)
+printf 'Alias key running 1.0.0: %s\nAlias key running 1.1.0: %s\n' "$alias10" "$alias11"
+[ "$alias10" != "$alias11" ] || { echo "demo: Alias did not follow the image" >&2; exit 1; }
+
+step "11. What the device refuses: a downgrade, a tampered image; an unconfirmed update reverts"
+"$nacre" image sign --key signing-key.pem --cert signing-key.cert \
+  --version 1.0.1 --counter 1 app-1.0.1.bin app-1.0.1.img >/dev/null
+refused "$nacre" device install device-upd app-1.0.1.img
+"$nacre" image sign --key signing-key.pem --cert signing-key.cert \
+  --version 1.2.0 --counter 3 app-1.2.0.bin app-1.2.0.img >/dev/null
+python3 - <<'PY'
+b = bytearray(open("app-1.2.0.img", "rb").read()); b[-10] ^= 1
+open("app-1.2.0-tampered.img", "wb").write(b)
+PY
+refused "$nacre" device install device-upd app-1.2.0-tampered.img
+echo "1.2.0 installed but never confirmed: 3 trial boots, then the boot stage reverts:"
+"$nacre" device install device-upd app-1.2.0.img >/dev/null
+for n in 1 2 3 4; do
+  printf 'boot %s: ' "$n"
+  "$nacre" device boot device-upd --json | python3 -c \
+    'import json,sys; b=json.load(sys.stdin); print(b["image"]["version"], "-", b["reason_text"])'
+done
+[ "$("$nacre" device boot device-upd --json | python3 -c \
+  'import json,sys; print(json.load(sys.stdin)["image"]["version"])')" = 1.1.0 ] \
+  || { echo "demo: the device did not revert to 1.1.0" >&2; exit 1; }
+refused "$nacre" device confirm device-upd
+run "$nacre" device status device-upd
+
+step "12. Offline signing (the root key never meets nacre): create, then 3 commands with OpenSSL"
+run "$nacre" image create --pub root-key.pub.pem --version 2.0.0 --counter 4 app-1.2.0.bin app-2.0.0.img
+run "$nacre" image digest app-2.0.0.img --out tbs.bin
+run openssl pkeyutl -sign -rawin -inkey root-key.pem -in tbs.bin -out sig.bin
+run "$nacre" image attach-signature app-2.0.0.img sig.bin --root-pub root-key.pub.pem
+run "$nacre" image verify --pub root-key.pub.pem app-2.0.0.img --counter 2
+openssl pkeyutl -sign -rawin -inkey signing-key.pem -in tbs.bin -out wrong-sig.bin
+refused "$nacre" image attach-signature app-2.0.0.img wrong-sig.bin --root-pub root-key.pub.pem
 
 printf '\ndemo: OK (work files in %s)\n' "$work"

@@ -23,7 +23,9 @@ class ProvisionInfoTest(NacreTestCase):
 
         info = self.nacre_json("device", "info", dev)
         self.assertEqual(set(info), {"device", "lifecycle", "debug_locked", "root_key_hash",
-                                     "device_id", "alias", "counters", "registers", "firmware"})
+                                     "device_id", "alias", "counters", "registers", "firmware",
+                                     "running"})
+        self.assertIsNone(info["running"])  # nothing installed
         self.assertEqual(info["lifecycle"], "provisioned")
         self.assertIs(info["debug_locked"], False)
         self.assertIsNone(info["root_key_hash"])

@@ -6,9 +6,14 @@ sys.dont_write_bytecode = True  # keep the source tree clean
 import nacre_cli  # noqa: E402
 from nacre_cli import NacreTestCase  # noqa: E402
 
-DEVICE_SUBCOMMANDS = ["provision", "info", "secure", "seal", "unseal", "counter"]
-COMMANDS = [[], ["keygen"], ["device"], ["version"], ["help"]] + \
-    [["device", sub] for sub in DEVICE_SUBCOMMANDS]
+DEVICE_SUBCOMMANDS = ["provision", "info", "secure", "seal", "unseal", "counter",
+                      "install", "boot", "confirm", "status"]
+IMAGE_SUBCOMMANDS = ["sign", "create", "digest", "attach-signature", "inspect", "verify"]
+KEY_SUBCOMMANDS = ["certify"]
+COMMANDS = [[], ["keygen"], ["device"], ["image"], ["key"], ["version"], ["help"]] + \
+    [["device", sub] for sub in DEVICE_SUBCOMMANDS] + \
+    [["image", sub] for sub in IMAGE_SUBCOMMANDS] + \
+    [["key", sub] for sub in KEY_SUBCOMMANDS]
 
 
 class HelpTest(NacreTestCase):
@@ -41,6 +46,14 @@ class HelpTest(NacreTestCase):
         self.assertIn("test", device.lower())
         self.assert_failure(self.nacre("help", "frobnicate"), status=2)
         self.assert_failure(self.nacre("help", "device", "frobnicate"), status=2)
+        self.assert_failure(self.nacre("help", "image", "frobnicate"), status=2)
+        # A subcommand alone is forgiven: 'nacre help seal' is 'device seal'.
+        self.assertIn("usage: nacre device seal", self.nacre_ok("help", "seal").stdout)
+        self.assertIn("usage: nacre image verify", self.nacre_ok("help", "verify").stdout)
+        main = self.nacre_ok("help").stdout
+        for cmd in COMMANDS:
+            if len(cmd) == 2:
+                self.assertIn(" ".join(cmd), main)
 
     def test_version(self):
         out = self.nacre_ok("version").stdout
@@ -70,6 +83,13 @@ class UsageErrorTest(NacreTestCase):
             ["device", "secure"],
             ["device", "seal", self.path("d"), "--in"],
             ["device", "counter", self.path("d")],
+            ["device", "install", self.path("d")],
+            ["device", "boot"],
+            ["image"],
+            ["image", "frobnicate"],
+            ["image", "verify", self.path("i")],
+            ["key"],
+            ["key", "certify"],
         ]
         for args in cases:
             res = self.nacre(*args)
@@ -78,7 +98,7 @@ class UsageErrorTest(NacreTestCase):
             lines = res.stderr.splitlines()
             self.assertEqual(len(lines), 2, (args, res.stderr))
             self.assertTrue(lines[0].startswith("nacre: "), lines)
-            self.assertRegex(lines[1], r"^see 'nacre( [a-z]+)* --help'$")
+            self.assertRegex(lines[1], r"^see 'nacre( [a-z-]+)* --help'$")
         # Nothing was created by the refused commands.
         self.assertFalse(os.path.exists(self.path("d")))
         self.assertFalse(os.path.exists(self.path("k")))

@@ -16,8 +16,10 @@
 #include <jansson.h>
 
 #include <nacre/board.h>
+#include <nacre/image.h>
 #include <nacre/keyfile.h>
 #include <nacre/pluton.h>
+#include <nacre/update.h>
 
 #if defined(__GNUC__) || defined(__clang__)
 #define CLI_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
@@ -38,6 +40,11 @@ enum {
 /* Largest file accepted by 'device unseal --in'. */
 #define CLI_SEALED_MAX ((size_t)NACRE_PLUTON_SEAL_MAX_PLAINTEXT + NACRE_PLUTON_SEAL_OVERHEAD)
 
+/* Largest payload or image file the image commands read into memory. */
+#define CLI_IMAGE_MAX ((size_t)256u * 1024u * 1024u)
+
+struct cli_device;
+
 /* A command: name as typed ("keygen", "device seal"), its help, its body. */
 struct cli_command {
     const char *name;
@@ -56,6 +63,20 @@ extern const struct cli_command cli_cmd_counter;
 /* cmd_seal.c */
 extern const struct cli_command cli_cmd_seal;
 extern const struct cli_command cli_cmd_unseal;
+/* cmd_update.c */
+extern const struct cli_command cli_cmd_install;
+extern const struct cli_command cli_cmd_boot;
+extern const struct cli_command cli_cmd_confirm;
+extern const struct cli_command cli_cmd_status;
+/* cmd_image.c */
+extern const struct cli_command cli_cmd_image_sign;
+extern const struct cli_command cli_cmd_image_create;
+extern const struct cli_command cli_cmd_image_digest;
+extern const struct cli_command cli_cmd_image_attach;
+extern const struct cli_command cli_cmd_image_inspect;
+extern const struct cli_command cli_cmd_image_verify;
+/* cmd_key.c */
+extern const struct cli_command cli_cmd_key_certify;
 /* main.c */
 extern const char cli_device_usage[];
 
@@ -108,10 +129,40 @@ void cli_free_file(uint8_t *buf, size_t len, int secret);
 int cli_write_file(const char *what, const char *path, const void *data, size_t len, unsigned mode);
 /* BLAKE2b-256 of a file's bytes, streamed. Prints the message on error. */
 int cli_hash_file(const char *what, const char *path, uint8_t out[32]);
+/* 1 if path exists (as anything, even a dangling symlink). */
+int cli_path_exists(const char *path);
+
+/* ---- keys ------------------------------------------------------------------ */
+
+/*
+ * Read a private key file into a sodium_malloc'd seed (free with
+ * sodium_free, which wipes it). Prints "<what> <path>: <reason>" on error.
+ */
+int cli_read_seed(const char *what, const char *path, uint8_t **seed);
+/* Read a public key file (SPKI, or a private key's public half). */
+int cli_read_pub(const char *what, const char *path, uint8_t pk[NACRE_KEYFILE_PUBLICKEY_BYTES]);
+
+/* ---- images (cli_image.c) -------------------------------------------------- */
+
+#define CLI_VERSION_CHARS 36 /* "4294967295.4294967295.4294967295" + NUL */
+/* "X.Y.Z" */
+void cli_version_str(char out[CLI_VERSION_CHARS], const struct nacre_image_version *v);
+/*
+ * The image fields every command shows, as a JSON object: component,
+ * version, security_counter, sizes, payload_digest, signer_key_id,
+ * measurement, dependencies, signed. NULL on allocation failure.
+ */
+json_t *cli_json_image(const struct nacre_image_info *info);
+/* "app 1.0.0, security counter 1" into out. */
+void cli_image_line(char *out, size_t out_len, const struct nacre_image_info *info);
+/* "nacre: <what>: <nacre_update_strerror(st)>[ (<board detail>)]"; returns CLI_FAIL. */
+int cli_update_fail(const struct cli_device *dev, const char *what, nacre_update_status st);
+/* --component NAME: 1..32 bytes of [a-z0-9._-]. 0 if valid. */
+int cli_component_ok(const char *name);
 
 /* ---- devices (cli_device.c) ----------------------------------------------- */
 
-/* An open, reset and (unless BLANK) booted device. */
+/* An open, reset and (unless BLANK, or opened with cli_device_open) booted device. */
 struct cli_device {
     const char *dir;
     struct nacre_board *board;
@@ -119,17 +170,29 @@ struct cli_device {
     int initialized;      /* nacre_pluton_init succeeded */
     int measured;         /* a firmware digest was extended into R0 */
     uint8_t firmware_digest[32];
+    int attached;         /* nacre_boot_attach succeeded: `running` is the image in R0 */
+    nacre_update_status attach_status; /* why not attached (when no --firmware) */
+    struct nacre_boot_result running;  /* valid when attached */
 };
 
 /*
- * "Boot" the device in dir (until the real boot stage exists):
- * open the host board (arming the NACRE_POWER_CUT_AFTER hook), nacre_pluton_init,
- * extend R0 with BLAKE2b-256(firmware) if firmware is not NULL, then
- * nacre_pluton_boot_complete unless the device is BLANK.
- * Every device command goes through here. On error prints the message,
- * leaves nothing open and returns CLI_FAIL (CLI_USAGE for a bad hook value).
+ * Boot the device in dir the way every device command except
+ * install / boot / confirm / status does: open the host board (arming the
+ * NACRE_POWER_CUT_AFTER hook), nacre_pluton_init, then
+ *   - with firmware: extend R0 with BLAKE2b-256(firmware), boot_complete;
+ *   - without: nacre_boot_attach (R0 = the image the last boot chose, which
+ *     is verified again); if that finds no image or no root key, plain
+ *     nacre_pluton_boot_complete with R0 zero;
+ * nothing of this on a BLANK device. On error prints the message, leaves
+ * nothing open and returns CLI_FAIL (CLI_USAGE for a bad hook value).
  */
 int cli_device_boot(struct cli_device *dev, const char *dir, const char *firmware);
+/*
+ * Power on without booting: open the board (arming the hook) and
+ * nacre_pluton_init, in the same guarded memory. For the commands that run
+ * the boot stage or the installer themselves. Errors as cli_device_boot.
+ */
+int cli_device_open(struct cli_device *dev, const char *dir);
 /* Power off: nacre_pluton_deinit (wipe), free, close the board. Safe twice. */
 void cli_device_close(struct cli_device *dev);
 /* Print "nacre: <what>: <pluton reason>[: <board detail>]"; returns CLI_FAIL. */

@@ -1,5 +1,5 @@
 /*
- * cli_device.c - open, "boot" and close a host device for the device commands.
+ * cli_device.c - open, boot and close a host device for the device commands.
  */
 #include "cli.h"
 
@@ -63,24 +63,9 @@ void cli_device_close(struct cli_device *dev)
     dev->board = NULL;
 }
 
-int cli_device_boot(struct cli_device *dev, const char *dir, const char *firmware)
+/* Open the board, arm the hook and init pluton; cut is from the environment. */
+static int power_on(struct cli_device *dev, const char *dir, long cut)
 {
-    memset(dev, 0, sizeof *dev);
-    dev->dir = dir;
-
-    long cut = -1;
-    int rc = power_cut_from_env(&cut);
-    if (rc != CLI_OK) {
-        return rc;
-    }
-    /* Hash the firmware before powering on: a bad path touches nothing. */
-    if (firmware != NULL) {
-        rc = cli_hash_file("reading firmware", firmware, dev->firmware_digest);
-        if (rc != CLI_OK) {
-            return rc;
-        }
-    }
-
     const char *detail = NULL;
     nacre_board_status bst = nacre_host_board_open(dir, &dev->board, &detail);
     if (bst != NACRE_BOARD_OK) {
@@ -100,12 +85,77 @@ int cli_device_boot(struct cli_device *dev, const char *dir, const char *firmwar
 
     nacre_pluton_status st = nacre_pluton_init(dev->pluton, dev->board);
     if (st != NACRE_PLUTON_OK) {
-        rc = cli_pluton_fail(dev, "starting the root of trust", st);
+        int rc = cli_pluton_fail(dev, "starting the root of trust", st);
         cli_device_close(dev);
         return rc;
     }
     dev->initialized = 1;
+    return CLI_OK;
+}
 
+int cli_device_open(struct cli_device *dev, const char *dir)
+{
+    memset(dev, 0, sizeof *dev);
+    dev->dir = dir;
+    dev->attach_status = NACRE_UPDATE_ERR_NO_IMAGE;
+
+    long cut = -1;
+    int rc = power_cut_from_env(&cut);
+    if (rc != CLI_OK) {
+        return rc;
+    }
+    return power_on(dev, dir, cut);
+}
+
+/*
+ * Without --firmware: re-enter the image the last boot chose. Nothing
+ * installed, or no root key to verify with: the plain boot (R0 zero).
+ */
+static int boot_attach(struct cli_device *dev)
+{
+    nacre_update_status us = nacre_boot_attach(dev->pluton, dev->board, NULL, &dev->running);
+    dev->attach_status = us;
+    if (us == NACRE_UPDATE_OK) {
+        dev->attached = 1;
+        return CLI_OK;
+    }
+    if (us != NACRE_UPDATE_ERR_NO_IMAGE && us != NACRE_UPDATE_ERR_NO_ROOT_KEY) {
+        return cli_update_fail(dev, "attaching to the running image", us);
+    }
+    nacre_pluton_status st = nacre_pluton_boot_complete(dev->pluton);
+    if (st != NACRE_PLUTON_OK) {
+        return cli_pluton_fail(dev, "completing boot", st);
+    }
+    return CLI_OK;
+}
+
+int cli_device_boot(struct cli_device *dev, const char *dir, const char *firmware)
+{
+    memset(dev, 0, sizeof *dev);
+    dev->dir = dir;
+    dev->attach_status = NACRE_UPDATE_ERR_NO_IMAGE;
+
+    long cut = -1;
+    int rc = power_cut_from_env(&cut);
+    if (rc != CLI_OK) {
+        return rc;
+    }
+    /* Hash the firmware before powering on: a bad path touches nothing. */
+    if (firmware != NULL) {
+        rc = cli_hash_file("reading firmware", firmware, dev->firmware_digest);
+        if (rc != CLI_OK) {
+            return rc;
+        }
+    }
+    rc = power_on(dev, dir, cut);
+    if (rc != CLI_OK) {
+        return rc;
+    }
+    if (nacre_pluton_lifecycle_get(dev->pluton) == NACRE_PLUTON_LIFECYCLE_BLANK) {
+        return CLI_OK;
+    }
+
+    nacre_pluton_status st;
     if (firmware != NULL) {
         st = nacre_pluton_measure_extend(dev->pluton, NACRE_PLUTON_BOOT_REGISTER,
                                          dev->firmware_digest);
@@ -115,15 +165,15 @@ int cli_device_boot(struct cli_device *dev, const char *dir, const char *firmwar
             return rc;
         }
         dev->measured = 1;
-    }
-
-    if (nacre_pluton_lifecycle_get(dev->pluton) != NACRE_PLUTON_LIFECYCLE_BLANK) {
         st = nacre_pluton_boot_complete(dev->pluton);
         if (st != NACRE_PLUTON_OK) {
             rc = cli_pluton_fail(dev, "completing boot", st);
-            cli_device_close(dev);
-            return rc;
         }
+    } else {
+        rc = boot_attach(dev);
     }
-    return CLI_OK;
+    if (rc != CLI_OK) {
+        cli_device_close(dev);
+    }
+    return rc;
 }

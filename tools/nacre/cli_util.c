@@ -315,3 +315,35 @@ int cli_hash_file(const char *what, const char *path, uint8_t out[32])
     sodium_memzero(&st, sizeof st);
     return rc;
 }
+
+int cli_path_exists(const char *path)
+{
+    struct stat sb;
+    return lstat(path, &sb) == 0;
+}
+
+/* ---- keys -------------------------------------------------------------------- */
+
+int cli_read_seed(const char *what, const char *path, uint8_t **seed)
+{
+    *seed = sodium_malloc(NACRE_KEYFILE_SEED_BYTES);
+    if (*seed == NULL) {
+        return cli_fail("%s %s: out of memory", what, path);
+    }
+    nacre_keyfile_status st = nacre_keyfile_read_private(path, *seed);
+    if (st != NACRE_KEYFILE_OK) {
+        sodium_free(*seed); /* wipes */
+        *seed = NULL;
+        return cli_fail("%s %s: %s", what, path, nacre_keyfile_strerror(st));
+    }
+    return CLI_OK;
+}
+
+int cli_read_pub(const char *what, const char *path, uint8_t pk[NACRE_KEYFILE_PUBLICKEY_BYTES])
+{
+    nacre_keyfile_status st = nacre_keyfile_read_public(path, pk);
+    if (st != NACRE_KEYFILE_OK) {
+        return cli_fail("%s %s: %s", what, path, nacre_keyfile_strerror(st));
+    }
+    return CLI_OK;
+}

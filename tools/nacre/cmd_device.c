@@ -229,16 +229,22 @@ static const char info_usage[] =
     "usage: nacre device info DIR [--firmware FILE] [--pub-out PUB.pem] [--json]\n"
     "\n"
     "Boot the device and show its state: lifecycle, whether debug is locked,\n"
-    "the root-key hash (or \"not set\"), the DeviceID and Alias public keys,\n"
-    "monotonic counters 0..7 and measurement registers R0..R7.\n"
+    "the root-key hash (or \"not set\"), the DeviceID and Alias public keys, the\n"
+    "running image, monotonic counters 0..7 and measurement registers R0..R7.\n"
     "\n"
-    "  --firmware FILE    measure FILE into R0 before boot completes (the Alias\n"
-    "                     key and R0 depend on it; the DeviceID key does not)\n"
+    "The device boots as its last 'nacre device boot' left it: the image that\n"
+    "boot chose is verified again and measured into R0, so the Alias key is that\n"
+    "image's. With no image installed (or no root-key hash), R0 stays zero.\n"
+    "\n"
+    "  --firmware FILE    measure FILE into R0 instead, before boot completes (the\n"
+    "                     Alias key and R0 depend on it; the DeviceID key does not)\n"
     "  --pub-out PUB.pem  write the DeviceID public key as SPKI PEM (replaces PUB.pem)\n"
     "  --json             print JSON instead of text\n"
     "  -h, --help         show this help\n"
     "\n"
     "A BLANK device has no keys and no counters: they show as \"none\" (null in JSON).\n"
+    "Counters 0 and 1 are libupdate's anti-rollback counters (security counter,\n"
+    "key epoch).\n"
     "\n"
     "exit status: 0 shown, 1 failure, 2 usage error\n";
 
@@ -326,6 +332,18 @@ static int print_info_json(const struct cli_device *dev, const struct info *in,
         json_array_append_new(regs, cli_json_hex(in->regs[i], 32));
     }
     json_object_set_new(root, "registers", regs);
+    if (dev->attached) {
+        json_t *run = json_object();
+        if (run != NULL) {
+            const struct nacre_boot_result *r = &dev->running;
+            json_object_set_new(run, "slot", json_string(nacre_update_slot_name(r->slot)));
+            json_object_set_new(run, "trial", json_boolean(r->reason == NACRE_BOOT_TRIAL));
+            json_object_set_new(run, "image", cli_json_image(&r->image));
+        }
+        json_object_set_new(root, "running", run);
+    } else {
+        json_object_set_new(root, "running", json_null());
+    }
     if (firmware != NULL) {
         json_t *fw = json_object();
         if (fw != NULL) {
@@ -361,9 +379,33 @@ static void print_info_text(const struct cli_device *dev, const struct info *in,
         cli_kv("DeviceID key", "none (device is blank)");
         cli_kv("Alias key", "none (device is blank)");
     }
+    if (dev->attached) {
+        char line[160];
+        cli_image_line(line, sizeof line, &dev->running.image);
+        if (dev->running.reason == NACRE_BOOT_TRIAL) {
+            cli_kv("running image", "slot %s: %s (trial %u of %u)",
+                   nacre_update_slot_name(dev->running.slot), line, dev->running.trial,
+                   dev->running.max_trials);
+        } else {
+            cli_kv("running image", "slot %s: %s", nacre_update_slot_name(dev->running.slot),
+                   line);
+        }
+    } else if (firmware != NULL) {
+        cli_kv("running image", "not attached: --firmware replaces it");
+    } else if (in->has_keys && dev->attach_status == NACRE_UPDATE_ERR_NO_ROOT_KEY) {
+        cli_kv("running image", "none (no root-key hash to verify images with)");
+    } else if (in->has_keys && dev->running.rejected != NACRE_UPDATE_SLOT_NONE) {
+        cli_kv("running image", "none (slot %s no longer verifies: %s)",
+               nacre_update_slot_name(dev->running.rejected),
+               nacre_update_strerror(dev->running.rejected_why));
+    } else {
+        cli_kv("running image", "none");
+    }
     if (firmware != NULL) {
         cli_hex32(hex, dev->firmware_digest);
         cli_kv("firmware", "%s (BLAKE2b-256 %s)", firmware, hex);
+    } else if (dev->attached) {
+        cli_kv("firmware", "none given: R0 measures the running image");
     } else {
         cli_kv("firmware", "none measured");
     }

@@ -7,7 +7,6 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <sodium.h>
 
@@ -31,13 +30,6 @@ static const char keygen_usage[] =
     "raw public key: the value 'nacre device provision --root-pub' burns into OTP).\n"
     "\n"
     "exit status: 0 written, 1 failure (nothing is left half-written), 2 usage error\n";
-
-/* 1 if path exists (as anything, even a dangling symlink). */
-static int path_exists(const char *path)
-{
-    struct stat sb;
-    return lstat(path, &sb) == 0;
-}
 
 static int keyfile_fail(const char *path, nacre_keyfile_status st)
 {
@@ -91,10 +83,10 @@ static int run_keygen(int argc, char **argv)
     }
     /* Refuse before writing anything, so a refusal leaves no new file behind. */
     if (!force) {
-        if (path_exists(out)) {
+        if (cli_path_exists(out)) {
             return keyfile_fail(out, NACRE_KEYFILE_ERR_EXISTS);
         }
-        if (pub != NULL && path_exists(pub)) {
+        if (pub != NULL && cli_path_exists(pub)) {
             return keyfile_fail(pub, NACRE_KEYFILE_ERR_EXISTS);
         }
     }

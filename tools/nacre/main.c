@@ -15,27 +15,47 @@
 #endif
 
 static const struct cli_command *const device_commands[] = {
-    &cli_cmd_provision, &cli_cmd_info, &cli_cmd_secure,
-    &cli_cmd_seal,      &cli_cmd_unseal, &cli_cmd_counter,
+    &cli_cmd_provision, &cli_cmd_info,    &cli_cmd_secure,  &cli_cmd_seal,
+    &cli_cmd_unseal,    &cli_cmd_counter, &cli_cmd_install, &cli_cmd_boot,
+    &cli_cmd_confirm,   &cli_cmd_status,
 };
-#define DEVICE_COMMAND_COUNT (sizeof device_commands / sizeof device_commands[0])
+
+static const struct cli_command *const image_commands[] = {
+    &cli_cmd_image_sign,   &cli_cmd_image_create,  &cli_cmd_image_digest,
+    &cli_cmd_image_attach, &cli_cmd_image_inspect, &cli_cmd_image_verify,
+};
+
+static const struct cli_command *const key_commands[] = {
+    &cli_cmd_key_certify,
+};
 
 static const char main_usage[] =
     "usage: nacre COMMAND [ARGS...]\n"
     "\n"
-    "The Nacre command-line tool: signing keys, and host devices (a device is a\n"
-    "directory holding emulated OTP fuses and flash).\n"
+    "The Nacre command-line tool: signing keys, signed images, and host devices\n"
+    "(a device is a directory holding emulated OTP fuses and flash).\n"
     "\n"
     "commands:\n"
-    "  keygen            generate an Ed25519 key pair (PKCS#8 / SPKI PEM files)\n"
-    "  device provision  create and provision a host device (BLANK -> PROVISIONED)\n"
-    "  device info       show lifecycle, keys, counters and measurement registers\n"
-    "  device secure     PROVISIONED -> SECURED: lock debug, close OTP (irreversible)\n"
-    "  device seal       seal a file to the device (and optionally its firmware)\n"
-    "  device unseal     open a file sealed to the device\n"
-    "  device counter    read, increment or advance a monotonic counter\n"
-    "  version           print version information\n"
-    "  help [COMMAND]    show help, e.g. 'nacre help device seal'\n"
+    "  keygen                  generate an Ed25519 key pair (PKCS#8 / SPKI PEM files)\n"
+    "  key certify             certify a signing key with the root key\n"
+    "  image sign              wrap a payload in a signed image\n"
+    "  image create            wrap a payload in an unsigned image (offline / HSM signing)\n"
+    "  image digest            the to-be-signed bytes of an image\n"
+    "  image attach-signature  put an offline-made signature into an image\n"
+    "  image inspect           show an image's metadata (verifies nothing)\n"
+    "  image verify            verify an image against a root public key and a policy\n"
+    "  device provision        create and provision a host device (BLANK -> PROVISIONED)\n"
+    "  device info             show lifecycle, keys, running image, counters, registers\n"
+    "  device secure           PROVISIONED -> SECURED: lock debug, close OTP (irreversible)\n"
+    "  device seal             seal a file to the device (and optionally its firmware)\n"
+    "  device unseal           open a file sealed to the device\n"
+    "  device counter          read, increment or advance a monotonic counter\n"
+    "  device install          stream a signed image into the inactive slot\n"
+    "  device boot             reset and run the boot stage (trial, revert, ...)\n"
+    "  device confirm          confirm the running trial image (raises anti-rollback)\n"
+    "  device status           show the slots and the update state\n"
+    "  version                 print version information\n"
+    "  help [COMMAND]          show help, e.g. 'nacre help device seal'\n"
     "\n"
     "Every command takes -h / --help.\n"
     "\n"
@@ -54,16 +74,27 @@ const char cli_device_usage[] =
     "  seal DIR --in FILE --out FILE [--context TEXT] [--bind LIST] [--firmware FILE]\n"
     "  unseal DIR --in FILE --out FILE [--context TEXT] [--firmware FILE]\n"
     "  counter DIR ID [--increment | --advance N] [--json]\n"
+    "  install DIR IMG [--chunk BYTES] [--component NAME] [--json]\n"
+    "  boot DIR [--component NAME] [--json]\n"
+    "  confirm DIR [--component NAME] [--json]\n"
+    "  status DIR [--component NAME] [--json]\n"
     "\n"
     "Run 'nacre device SUBCOMMAND --help' for details.\n"
     "\n"
-    "Every subcommand powers the device on and boots it the same way:\n"
-    "  1. open the host board (a reset: registers zero, OTP re-read)\n"
-    "  2. nacre_pluton_init\n"
-    "  3. with --firmware FILE: R0 = extend(R0, BLAKE2b-256(FILE))\n"
-    "  4. nacre_pluton_boot_complete (skipped on a BLANK device): derives the\n"
-    "     DeviceID key (stable) and the Alias key (depends on R0), locks the UDS\n"
-    "then does its work and powers the device off (every secret wiped).\n"
+    "Every subcommand is one power cycle: open the host board (a reset:\n"
+    "registers zero, OTP re-read), nacre_pluton_init, then:\n"
+    "  - boot: the boot stage (nacre_boot_run) picks and verifies an image,\n"
+    "    measures it into R0 and completes the DICE boot;\n"
+    "  - confirm: nacre_boot_attach (below), then nacre_update_confirm;\n"
+    "  - install, status: no boot (the installer and the state need none);\n"
+    "  - every other subcommand boots the device as its last 'device boot' left\n"
+    "    it: nacre_boot_attach re-verifies the image that boot chose and measures\n"
+    "    it into R0. With nothing installed (or no root-key hash), R0 stays zero.\n"
+    "    --firmware FILE overrides this: R0 = extend(R0, BLAKE2b-256(FILE)).\n"
+    "    Then nacre_pluton_boot_complete (skipped on a BLANK device) derives the\n"
+    "    DeviceID key (stable) and the Alias key (depends on R0), locks the UDS;\n"
+    "then the subcommand does its work and powers the device off (every secret\n"
+    "wiped).\n"
     "\n"
     "Only one process can use a device at a time: a second one fails with\n"
     "\"device is in use\".\n"
@@ -75,9 +106,70 @@ const char cli_device_usage[] =
     "      the one after is torn (half written) and the command fails with\n"
     "      \"power lost\" (exit 1). N is a decimal number >= 0. FOR TESTS ONLY:\n"
     "      it lets scripts check what a cut at each write leaves behind (e.g. a\n"
-    "      counter reads the old or the new value, never less).\n"
+    "      counter reads the old or the new value, never less; an install\n"
+    "      resumes).\n"
     "\n"
     "exit status: 0 success, 1 failure, 2 usage error\n";
+
+static const char image_usage[] =
+    "usage: nacre image SUBCOMMAND [OPTIONS]\n"
+    "\n"
+    "Signed Nacre images (docs/image-format.md): a header and signed metadata\n"
+    "(component, version, security counter, payload digest, signer), the\n"
+    "signature (Ed25519) with the root public key or a key certificate, then the\n"
+    "payload.\n"
+    "\n"
+    "subcommands:\n"
+    "  sign --key KEY.pem --version X.Y.Z --counter N [--component NAME]\n"
+    "       [--cert CERT] [--dep NAME@X.Y.Z]... [--json] IN OUT\n"
+    "  create --pub SIGNER.pub.pem --version X.Y.Z --counter N [--component NAME]\n"
+    "       [--dep NAME@X.Y.Z]... [--json] IN OUT\n"
+    "  digest IMG [--out TBS.bin]\n"
+    "  attach-signature IMG SIG (--cert CERT | --root-pub ROOT.pub.pem) [--out OUT]\n"
+    "  inspect IMG [--json]\n"
+    "  verify --pub ROOT.pub.pem IMG [--counter MIN] [--epoch MIN] [--component NAME]\n"
+    "       [--json]\n"
+    "\n"
+    "Run 'nacre image SUBCOMMAND --help' for details.\n"
+    "\n"
+    "Offline signing (the key never meets nacre), e.g. with OpenSSL:\n"
+    "  nacre image create --pub root.pub.pem --version 1.0.0 --counter 1 app.bin app.img\n"
+    "  nacre image digest app.img --out tbs.bin\n"
+    "  openssl pkeyutl -sign -rawin -inkey root.pem -in tbs.bin -out sig.bin\n"
+    "  nacre image attach-signature app.img sig.bin --root-pub root.pub.pem\n"
+    "\n"
+    "exit status: 0 success, 1 failure, 2 usage error\n";
+
+static const char key_usage[] =
+    "usage: nacre key SUBCOMMAND [OPTIONS]\n"
+    "\n"
+    "subcommands:\n"
+    "  certify --root-key ROOT.pem --pub SIGNER.pub.pem --epoch N --out CERT\n"
+    "          [--force] [--json]\n"
+    "\n"
+    "Run 'nacre key SUBCOMMAND --help' for details. Key pairs are made by\n"
+    "'nacre keygen' (or 'openssl genpkey -algorithm ed25519').\n"
+    "\n"
+    "exit status: 0 success, 1 failure, 2 usage error\n";
+
+/* A command group: "device", "image", "key". */
+struct cli_group {
+    const char *name;
+    const char *usage;
+    const char *list; /* for "missing subcommand (...)" */
+    const struct cli_command *const *commands;
+    size_t count;
+};
+
+static const struct cli_group groups[] = {
+    {"device", cli_device_usage,
+     "provision, info, secure, seal, unseal, counter, install, boot, confirm, status",
+     device_commands, sizeof device_commands / sizeof device_commands[0]},
+    {"image", image_usage, "sign, create, digest, attach-signature, inspect, verify",
+     image_commands, sizeof image_commands / sizeof image_commands[0]},
+    {"key", key_usage, "certify", key_commands, sizeof key_commands / sizeof key_commands[0]},
+};
+#define GROUP_COUNT (sizeof groups / sizeof groups[0])
 
 static const char version_usage[] =
     "usage: nacre version\n"
@@ -95,12 +187,35 @@ static int print_text(const char *text)
     return CLI_OK;
 }
 
-static const struct cli_command *find_device_command(const char *name)
+static const struct cli_group *find_group(const char *name)
 {
-    static const char prefix[] = "device ";
-    for (size_t i = 0; i < DEVICE_COMMAND_COUNT; i++) {
-        if (strcmp(device_commands[i]->name + sizeof prefix - 1, name) == 0) {
-            return device_commands[i];
+    for (size_t i = 0; i < GROUP_COUNT; i++) {
+        if (strcmp(groups[i].name, name) == 0) {
+            return &groups[i];
+        }
+    }
+    return NULL;
+}
+
+/* The subcommand of a group by its name after "GROUP " ("seal" in "device seal"). */
+static const struct cli_command *find_command(const struct cli_group *g, const char *name)
+{
+    size_t skip = strlen(g->name) + 1;
+    for (size_t i = 0; i < g->count; i++) {
+        if (strcmp(g->commands[i]->name + skip, name) == 0) {
+            return g->commands[i];
+        }
+    }
+    return NULL;
+}
+
+/* A subcommand of any group by its bare name (names are unique across groups). */
+static const struct cli_command *find_any_command(const char *name)
+{
+    for (size_t i = 0; i < GROUP_COUNT; i++) {
+        const struct cli_command *cmd = find_command(&groups[i], name);
+        if (cmd != NULL) {
+            return cmd;
         }
     }
     return NULL;
@@ -145,43 +260,45 @@ static int run_help(int argc, char **argv)
     if (strcmp(topic, "help") == 0 && argc == 2) {
         return print_text(help_usage);
     }
-    if (strcmp(topic, "device") == 0) {
+    const struct cli_group *g = find_group(topic);
+    if (g != NULL) {
         if (argc == 2) {
-            return print_text(cli_device_usage);
+            return print_text(g->usage);
         }
-        const struct cli_command *cmd = find_device_command(argv[2]);
-        if (cmd != NULL && argc == 3) {
-            return cli_print_usage(cmd);
+        if (argc > 3) {
+            return cli_usage_error("help", "too many arguments");
         }
+        const struct cli_command *cmd = find_command(g, argv[2]);
         if (cmd == NULL) {
-            return cli_usage_error("help", "no help for 'device %s': unknown subcommand", argv[2]);
+            return cli_usage_error("help", "no help for '%s %s': unknown subcommand", g->name,
+                                   argv[2]);
         }
+        return cli_print_usage(cmd);
     }
-    if (find_device_command(topic) != NULL && argc == 2) {
+    if (find_any_command(topic) != NULL && argc == 2) {
         /* 'nacre help seal' is forgiven: show 'device seal'. */
-        return cli_print_usage(find_device_command(topic));
+        return cli_print_usage(find_any_command(topic));
     }
-    if (argc > 3 || (argc == 3 && strcmp(topic, "device") != 0)) {
+    if (argc > 2) {
         return cli_usage_error("help", "too many arguments");
     }
     return cli_usage_error("help", "no help for '%s': unknown command", topic);
 }
 
-static int run_device(int argc, char **argv)
+static int run_group(const struct cli_group *g, int argc, char **argv)
 {
     if (argc < 2) {
-        return cli_usage_error("device", "missing subcommand (provision, info, secure, seal, "
-                                         "unseal, counter)");
+        return cli_usage_error(g->name, "missing subcommand (%s)", g->list);
     }
     if (is_help_flag(argv[1])) {
-        return print_text(cli_device_usage);
+        return print_text(g->usage);
     }
-    const struct cli_command *cmd = find_device_command(argv[1]);
+    const struct cli_command *cmd = find_command(g, argv[1]);
     if (cmd == NULL) {
         if (argv[1][0] == '-') {
-            return cli_usage_error("device", "unknown option '%s'", argv[1]);
+            return cli_usage_error(g->name, "unknown option '%s'", argv[1]);
         }
-        return cli_usage_error("device", "unknown subcommand '%s'", argv[1]);
+        return cli_usage_error(g->name, "unknown subcommand '%s'", argv[1]);
     }
     return cmd->run(argc - 1, argv + 1);
 }
@@ -207,8 +324,9 @@ static int dispatch(int argc, char **argv)
     if (strcmp(name, "keygen") == 0) {
         return cli_cmd_keygen.run(argc - 1, argv + 1);
     }
-    if (strcmp(name, "device") == 0) {
-        return run_device(argc - 1, argv + 1);
+    const struct cli_group *g = find_group(name);
+    if (g != NULL) {
+        return run_group(g, argc - 1, argv + 1);
     }
     if (name[0] == '-') {
         return cli_usage_error(NULL, "unknown option '%s'", name);
