@@ -105,8 +105,10 @@ struct nacre_image_info {
     uint8_t measurement[NACRE_IMAGE_DIGEST_BYTES]; /**< BLAKE2b-256(header || protected area) */
     unsigned dependency_count;
     struct nacre_image_dependency dependencies[NACRE_IMAGE_DEPENDENCY_MAX];
-    int signed_by_root;          /**< 1: root key signed it; 0: a certified key */
-    uint32_t key_epoch;          /**< the key certificate's epoch (0 if root-signed) */
+    int signed_by_root;          /**< 1: root key signed it; 0: a certified key (or no signer yet) */
+    uint32_t key_epoch;          /**< the key certificate's epoch (0 if root-signed or none);
+                                      from nacre_image_parse it is what the unverified
+                                      certificate claims */
     int has_signature;           /**< a SIGNATURE TLV is present */
 };
 

@@ -308,9 +308,10 @@ static nacre_update_status image_parse(const uint8_t *meta, size_t meta_len,
         return s;
     }
     pp->tbs_len = prot_end;
-    /* Before check: what the TLVs claim. check sets both from the signer. */
+    /* Before check: what the TLVs claim (unverified). check sets both from
+     * the signer it verified. The epoch sits at bytes 8..11 of a certificate. */
     info->signed_by_root = pp->root_key != 0 && pp->key_cert == 0;
-    info->key_epoch = 0;
+    info->key_epoch = pp->key_cert != 0 ? le32_get(meta + pp->key_cert + 8) : 0;
     crypto_generichash(info->measurement, NACRE_IMAGE_DIGEST_BYTES, meta, prot_end, NULL, 0);
     return NACRE_UPDATE_OK;
 }

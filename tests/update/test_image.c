@@ -238,6 +238,11 @@ static void test_round_trip_cert_signed(void **state)
     assert_int_equal(info.key_epoch, K_EPOCH);
     assert_int_equal(info.has_signature, 1);
     expect_layout(img, len, &info, K.signer_pk, K.cert);
+    /* parse alone reports what the (unverified) certificate claims. */
+    struct nacre_image_info parsed;
+    assert_status(nacre_image_parse(img, len, &parsed), NACRE_UPDATE_OK);
+    assert_int_equal(parsed.signed_by_root, 0);
+    assert_int_equal(parsed.key_epoch, K_EPOCH);
     free(img);
 }
 
