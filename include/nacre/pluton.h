@@ -220,6 +220,15 @@ NACRE_PLUTON_WUR nacre_pluton_status nacre_pluton_boot_complete(nacre_pluton *p)
 /** \brief 1 once nacre_pluton_boot_complete() succeeded, else 0. */
 int nacre_pluton_booted(const nacre_pluton *p);
 
+/**
+ * \brief The boot seed: 32 random bytes drawn from the board's entropy at
+ * nacre_pluton_boot_complete(), the same until the next reset. Attestation
+ * reports it so a verifier can tell two boots apart.
+ * \retval NACRE_PLUTON_ERR_NOT_BOOTED  before boot_complete
+ */
+NACRE_PLUTON_WUR nacre_pluton_status nacre_pluton_boot_seed(const nacre_pluton *p,
+                                                           uint8_t out[NACRE_PLUTON_DIGEST_BYTES]);
+
 /* ---- keys -------------------------------------------------------------- */
 
 /**

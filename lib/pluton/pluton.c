@@ -346,14 +346,35 @@ nacre_pluton_status nacre_pluton_boot_complete(nacre_pluton *p)
      * Lock the UDS in hardware first: if that fails nothing has been derived
      * yet, and the caller must not run the next stage.
      */
+    nacre_board_status b = nacre_board_entropy(st->board, st->boot_seed, sizeof st->boot_seed);
+    if (b != NACRE_BOARD_OK) {
+        return b == NACRE_BOARD_ERR_POWER_LOST ? NACRE_PLUTON_ERR_POWER_LOST : NACRE_PLUTON_ERR_ENTROPY;
+    }
     s = pluton_from_board(nacre_board_otp_lock_read(st->board, OTP_SECRET_START, OTP_SECRET_LEN));
     if (s != NACRE_PLUTON_OK) {
+        sodium_memzero(st->boot_seed, sizeof st->boot_seed);
         return s;
     }
     keys_derive_dice(st);
     sodium_memzero(st->uds, sizeof st->uds);
     st->uds_loaded = 0;
     st->booted = 1;
+    return NACRE_PLUTON_OK;
+}
+
+nacre_pluton_status nacre_pluton_boot_seed(const nacre_pluton *p, uint8_t out[NACRE_PLUTON_DIGEST_BYTES])
+{
+    if (p == NULL || out == NULL) {
+        return NACRE_PLUTON_ERR_ARGUMENT;
+    }
+    const struct pluton_state *st = pluton_state_const(p);
+    if (st->magic != PLUTON_MAGIC) {
+        return NACRE_PLUTON_ERR_NOT_INITIALIZED;
+    }
+    if (!st->booted) {
+        return NACRE_PLUTON_ERR_NOT_BOOTED;
+    }
+    memcpy(out, st->boot_seed, sizeof st->boot_seed);
     return NACRE_PLUTON_OK;
 }
 

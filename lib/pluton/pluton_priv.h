@@ -77,6 +77,7 @@ struct pluton_state {
     uint8_t seal_root[PLUTON_KEY_BYTES];
     uint8_t seal_device_tag[16];
     uint8_t counter_key[PLUTON_KEY_BYTES];
+    uint8_t boot_seed[NACRE_PLUTON_DIGEST_BYTES]; /* random, per boot */
     uint8_t regs[NACRE_PLUTON_REGISTER_COUNT][NACRE_PLUTON_DIGEST_BYTES];
     struct pluton_key_slot device_id;
     struct pluton_key_slot alias;

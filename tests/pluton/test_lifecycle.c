@@ -149,9 +149,23 @@ static void test_uds_locked_after_boot(void **state)
     nacre_pluton_deinit(d.p);
     assert_int_equal(nacre_pluton_init(d.p, d.board), NACRE_PLUTON_ERR_ALREADY_BOOTED);
 
+    /* The boot seed: fixed within a boot, new at the next one. */
+    uint8_t seed1[32], seed2[32], seed3[32];
+    assert_int_equal(nacre_pluton_boot_seed(d.p, seed1), NACRE_PLUTON_ERR_NOT_INITIALIZED);
+
     /* A reset opens it again for the next boot stage. */
     assert_int_equal(nacre_test_device_reset(&d), NACRE_PLUTON_OK);
     assert_int_equal(nacre_board_otp_read(d.board, 0x10, buf, sizeof buf), NACRE_BOARD_OK);
+    assert_int_equal(nacre_pluton_boot_seed(d.p, seed1), NACRE_PLUTON_ERR_NOT_BOOTED);
+    nacre_test_device_boot(&d, NULL);
+    assert_int_equal(nacre_pluton_boot_seed(d.p, seed1), NACRE_PLUTON_OK);
+    assert_int_equal(nacre_pluton_boot_seed(d.p, seed2), NACRE_PLUTON_OK);
+    assert_memory_equal(seed1, seed2, 32);
+    assert_false(sodium_is_zero(seed1, 32));
+    assert_int_equal(nacre_test_device_reset(&d), NACRE_PLUTON_OK);
+    nacre_test_device_boot(&d, NULL);
+    assert_int_equal(nacre_pluton_boot_seed(d.p, seed3), NACRE_PLUTON_OK);
+    assert_memory_not_equal(seed1, seed3, 32);
     nacre_test_device_free(&d);
 }
 
