@@ -199,6 +199,15 @@ static int slot_valid(nacre_update_slot slot)
     return slot == NACRE_UPDATE_SLOT_A || slot == NACRE_UPDATE_SLOT_B;
 }
 
+/* Every entry point starts here: the journal and the device's policy. */
+static nacre_update_status load_device(nacre_pluton *p, struct nacre_board *board,
+                                       const struct nacre_update_config *cfg, struct journal *j,
+                                       struct device_policy *dp)
+{
+    nacre_update_status s = journal_load(board, j);
+    return s == NACRE_UPDATE_OK ? update_device_policy(p, cfg, dp) : s;
+}
+
 /* Verifies a slot; storage failures abort the boot, anything else is a verdict. */
 static int fatal(nacre_update_status s)
 {
@@ -216,10 +225,7 @@ nacre_update_status nacre_boot_run(nacre_pluton *p, struct nacre_board *board,
     }
     memset(out, 0, sizeof *out);
     out->max_trials = max_trials(cfg);
-    nacre_update_status s = journal_load(board, &j);
-    if (s == NACRE_UPDATE_OK) {
-        s = update_device_policy(p, cfg, &dp);
-    }
+    nacre_update_status s = load_device(p, board, cfg, &j, &dp);
     if (s != NACRE_UPDATE_OK) {
         return s;
     }
@@ -334,10 +340,7 @@ nacre_update_status nacre_boot_attach(nacre_pluton *p, struct nacre_board *board
     }
     memset(out, 0, sizeof *out);
     out->max_trials = max_trials(cfg);
-    nacre_update_status s = journal_load(board, &j);
-    if (s == NACRE_UPDATE_OK) {
-        s = update_device_policy(p, cfg, &dp);
-    }
+    nacre_update_status s = load_device(p, board, cfg, &j, &dp);
     if (s != NACRE_UPDATE_OK) {
         return s;
     }
@@ -373,10 +376,7 @@ nacre_update_status nacre_update_confirm(nacre_pluton *p, struct nacre_board *bo
     if (p == NULL || board == NULL) {
         return NACRE_UPDATE_ERR_ARGUMENT;
     }
-    nacre_update_status s = journal_load(board, &j);
-    if (s == NACRE_UPDATE_OK) {
-        s = update_device_policy(p, cfg, &dp);
-    }
+    nacre_update_status s = load_device(p, board, cfg, &j, &dp);
     if (s != NACRE_UPDATE_OK) {
         return s;
     }
@@ -416,10 +416,7 @@ nacre_update_status nacre_update_state_get(nacre_pluton *p, struct nacre_board *
         return NACRE_UPDATE_ERR_ARGUMENT;
     }
     memset(out, 0, sizeof *out);
-    nacre_update_status s = journal_load(board, &j);
-    if (s == NACRE_UPDATE_OK) {
-        s = update_device_policy(p, cfg, &dp);
-    }
+    nacre_update_status s = load_device(p, board, cfg, &j, &dp);
     if (s != NACRE_UPDATE_OK) {
         return s;
     }
