@@ -221,9 +221,10 @@ NACRE_PLUTON_WUR nacre_pluton_status nacre_pluton_boot_complete(nacre_pluton *p)
 int nacre_pluton_booted(const nacre_pluton *p);
 
 /**
- * \brief The boot seed: 32 random bytes drawn from the board's entropy at
- * nacre_pluton_boot_complete(), the same until the next reset. Attestation
- * reports it so a verifier can tell two boots apart.
+ * \brief The boot seed: 32 random bytes, KDF("boot-seed") of a fresh draw of
+ * the board's entropy at nacre_pluton_boot_complete() (never the raw draw),
+ * the same until the next reset. Attestation reports it so a verifier can
+ * tell two boots apart.
  * \retval NACRE_PLUTON_ERR_NOT_BOOTED  before boot_complete
  */
 NACRE_PLUTON_WUR nacre_pluton_status nacre_pluton_boot_seed(const nacre_pluton *p,

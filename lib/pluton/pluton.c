@@ -346,10 +346,20 @@ nacre_pluton_status nacre_pluton_boot_complete(nacre_pluton *p)
      * Lock the UDS in hardware first: if that fails nothing has been derived
      * yet, and the caller must not run the next stage.
      */
-    nacre_board_status b = nacre_board_entropy(st->board, st->boot_seed, sizeof st->boot_seed);
+    /*
+     * The boot seed is published in attestation tokens, so it is never a raw
+     * entropy draw: a weak or replayed entropy source (such as the host
+     * board's fixed-seed test mode, which restarts its stream at every power
+     * on and gave the UDS as its first draw) must not show up verbatim.
+     */
+    uint8_t draw[PLUTON_KEY_BYTES];
+    nacre_board_status b = nacre_board_entropy(st->board, draw, sizeof draw);
     if (b != NACRE_BOARD_OK) {
+        sodium_memzero(draw, sizeof draw);
         return b == NACRE_BOARD_ERR_POWER_LOST ? NACRE_PLUTON_ERR_POWER_LOST : NACRE_PLUTON_ERR_ENTROPY;
     }
+    pluton_kdf(st->boot_seed, draw, "boot-seed", NULL, 0);
+    sodium_memzero(draw, sizeof draw);
     s = pluton_from_board(nacre_board_otp_lock_read(st->board, OTP_SECRET_START, OTP_SECRET_LEN));
     if (s != NACRE_PLUTON_OK) {
         sodium_memzero(st->boot_seed, sizeof st->boot_seed);
