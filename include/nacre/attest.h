@@ -28,8 +28,9 @@
  *
  * The signing path (nacre_attest_evidence, _token, _dice_cert) allocates
  * nothing and makes no OS calls: it builds for a microcontroller. The
- * verifier allocates a bounded amount (input capped at
- * NACRE_ATTEST_EVIDENCE_MAX).
+ * verifier allocates nothing either (it decodes with libcbor's streaming
+ * decoder; input capped at NACRE_ATTEST_EVIDENCE_MAX);
+ * nacre_attest_cose_verify allocates one buffer of about the message size.
  *
  * Success is NACRE_ATTEST_OK, a many-bit value: compare with ==.
  */
