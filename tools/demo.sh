@@ -5,8 +5,12 @@
 # refuse to go back (even across a power cut), sealing bound to firmware,
 # locking the device, then signed updates on a second device: install, trial
 # boot, confirm, refused downgrade and tampered image, automatic revert, and
-# offline signing with OpenSSL. Every refusal shown is checked: if something
-# that must be refused is accepted, the demo fails.
+# offline signing with OpenSSL; then attestation of that device against the
+# reference values its build produced, a tenant CA certifying its Alias key,
+# modified firmware failing attestation, and two certified devices
+# authenticating each other over 127.0.0.1 (examples/d2d). Every refusal
+# shown is checked: if something that must be refused is accepted, the demo
+# fails.
 #   tools/demo.sh [WORKDIR]    (default: a fresh temporary directory)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,7 +26,7 @@ nacre="$root/build/tools/nacre/nacre"
 work=${1:-$(mktemp -d "${TMPDIR:-/tmp}/nacre-demo-XXXXXX")}
 mkdir -p "$work"
 cd "$work"
-rm -rf device device2 device-upd
+rm -rf device device2 device-upd device-mod device-peer tenant-ca
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
@@ -103,10 +107,11 @@ for v in ("1.0.0", "1.0.1", "1.1.0", "1.2.0"):
     open("app-%s.bin" % v, "w").write(("thermostat app %s\n" % v) * 2000)
 PY
 run "$nacre" image sign --key signing-key.pem --cert signing-key.cert \
-  --version 1.0.0 --counter 1 app-1.0.0.bin app-1.0.0.img
+  --version 1.0.0 --counter 1 --refs-out app-1.0.0.refs.json app-1.0.0.bin app-1.0.0.img
 "$nacre" image sign --key signing-key.pem --cert signing-key.cert \
-  --version 1.1.0 --counter 2 app-1.1.0.bin app-1.1.0.img >/dev/null
+  --version 1.1.0 --counter 2 --refs-out app-1.1.0.refs.json app-1.1.0.bin app-1.1.0.img >/dev/null
 echo "(and app-1.1.0.img the same way, with --version 1.1.0 --counter 2)"
+echo "--refs-out wrote what a verifier will accept: the build's reference values"
 run "$nacre" image verify --pub root-key.pub.pem app-1.1.0.img
 refused "$nacre" image verify --pub signing-key.pub.pem app-1.1.0.img
 
@@ -159,5 +164,78 @@ run "$nacre" image attach-signature app-2.0.0.img sig.bin --root-pub root-key.pu
 run "$nacre" image verify --pub root-key.pub.pem app-2.0.0.img --counter 2
 openssl pkeyutl -sign -rawin -inkey signing-key.pem -in tbs.bin -out wrong-sig.bin
 refused "$nacre" image attach-signature app-2.0.0.img wrong-sig.bin --root-pub root-key.pub.pem
+
+step "13. Attestation: device-upd proves what it runs; the verifier checks the build's reference values"
+run cat app-1.1.0.refs.json
+echo "The verifier recorded the DeviceID key at provisioning, and picks a fresh nonce:"
+run "$nacre" device pubkey device-upd --out device-upd.pub.pem
+nonce=$(openssl rand -hex 32)
+run "$nacre" device attest device-upd --nonce "$nonce" --out device-upd.evidence
+run "$nacre" attest verify device-upd.evidence --nonce "$nonce" \
+  --device-pub device-upd.pub.pem --refs app-1.1.0.refs.json
+echo "Replayed to a verifier that asked with another nonce:"
+refused "$nacre" attest verify device-upd.evidence --nonce "$(openssl rand -hex 32)" \
+  --device-pub device-upd.pub.pem --refs app-1.1.0.refs.json
+
+step "14. A tenant CA certifies the attested Alias key: X.509, Ed25519, 24 hours"
+run "$nacre" ca init tenant-ca --tenant thermostat-co
+run "$nacre" ca issue --ca tenant-ca --evidence device-upd.evidence --nonce "$nonce" \
+  --device-pub device-upd.pub.pem --refs app-1.1.0.refs.json --out device-upd.cert.pem
+echo '$ openssl x509 -in device-upd.cert.pem -noout -text   (abridged)'
+openssl x509 -in device-upd.cert.pem -noout -text \
+  | grep -E 'Subject:|Not Before|Not After|Public Key Algorithm|URI:' | sed 's/^ */    /'
+run openssl verify -CAfile tenant-ca/ca-cert.pem device-upd.cert.pem
+echo "Tomorrow (25 hours from now) the certificate has expired: the device attests again."
+refused "$nacre" ca check --ca tenant-ca device-upd.cert.pem --now $(( $(date +%s) + 25 * 3600 ))
+
+step "15. Modified firmware: signed with the same keys, but not what the build released"
+printf 'thermostat app 1.1.0, patched on the device\n' > app-modified.bin
+"$nacre" image sign --key signing-key.pem --cert signing-key.cert \
+  --version 1.1.0 --counter 2 app-modified.bin app-modified.img >/dev/null
+"$nacre" device provision device-mod --root-pub root-key.pub.pem >/dev/null
+"$nacre" device install device-mod app-modified.img >/dev/null
+"$nacre" device boot device-mod >/dev/null
+"$nacre" device pubkey device-mod --out device-mod.pub.pem >/dev/null
+echo "device-mod installed and booted app-modified.img (a valid signature: the device accepts it)"
+run "$nacre" device attest device-mod --nonce "$nonce" --out device-mod.evidence
+refused "$nacre" attest verify device-mod.evidence --nonce "$nonce" \
+  --device-pub device-mod.pub.pem --refs app-1.1.0.refs.json
+refused "$nacre" ca issue --ca tenant-ca --evidence device-mod.evidence --nonce "$nonce" \
+  --device-pub device-mod.pub.pem --refs app-1.1.0.refs.json --out device-mod.cert.pem
+
+step "16. Device to device: two certified devices authenticate each other (examples/d2d, 127.0.0.1)"
+"$nacre" device provision device-peer --root-pub root-key.pub.pem >/dev/null
+"$nacre" device install device-peer app-1.1.0.img >/dev/null
+"$nacre" device boot device-peer >/dev/null
+"$nacre" device confirm device-peer >/dev/null
+"$nacre" device pubkey device-peer --out device-peer.pub.pem >/dev/null
+"$nacre" device attest device-peer --nonce "$nonce" --out device-peer.evidence >/dev/null
+"$nacre" ca issue --ca tenant-ca --evidence device-peer.evidence --nonce "$nonce" \
+  --device-pub device-peer.pub.pem --refs app-1.1.0.refs.json --out device-peer.cert.pem >/dev/null
+echo "device-peer runs app 1.1.0 too, attested and certified the same way"
+d2d="$root/build/examples/d2d"
+# Start a d2d_server on device-upd (a free port on 127.0.0.1); print its port.
+serve() {
+  "$d2d/d2d_server" device-upd --cert device-upd.cert.pem --ca tenant-ca/ca-cert.pem >server.log 2>&1 &
+  server=$!
+  port=""
+  for _ in $(seq 100); do
+    port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' server.log)
+    [ -n "$port" ] && break
+    sleep 0.1
+  done
+  [ -n "$port" ] || { cat server.log >&2; echo "demo: d2d_server did not start" >&2; exit 1; }
+}
+serve
+echo "\$ d2d_server device-upd --cert device-upd.cert.pem --ca tenant-ca/ca-cert.pem &  (port $port)"
+run "$d2d/d2d_client" device-peer --cert device-peer.cert.pem --ca tenant-ca/ca-cert.pem \
+  --port "$port" --message "set point 21.5 C"
+wait "$server"
+sed 's/^/  [server] /' server.log
+echo "With its clock 25 hours ahead, the client's own certificate has expired:"
+serve
+refused "$d2d/d2d_client" device-peer --cert device-peer.cert.pem --ca tenant-ca/ca-cert.pem \
+  --port "$port" --now $(( $(date +%s) + 25 * 3600 ))
+wait "$server" || true
 
 printf '\ndemo: OK (work files in %s)\n' "$work"

@@ -7,13 +7,19 @@ import nacre_cli  # noqa: E402
 from nacre_cli import NacreTestCase  # noqa: E402
 
 DEVICE_SUBCOMMANDS = ["provision", "info", "secure", "seal", "unseal", "counter",
-                      "install", "boot", "confirm", "status"]
-IMAGE_SUBCOMMANDS = ["sign", "create", "digest", "attach-signature", "inspect", "verify"]
+                      "install", "boot", "confirm", "status", "attest", "pubkey"]
+IMAGE_SUBCOMMANDS = ["sign", "create", "digest", "attach-signature", "inspect", "verify",
+                     "refs"]
 KEY_SUBCOMMANDS = ["certify"]
-COMMANDS = [[], ["keygen"], ["device"], ["image"], ["key"], ["version"], ["help"]] + \
+ATTEST_SUBCOMMANDS = ["verify"]
+CA_SUBCOMMANDS = ["init", "issue", "check"]
+COMMANDS = [[], ["keygen"], ["device"], ["image"], ["key"], ["attest"], ["ca"], ["version"],
+            ["help"]] + \
     [["device", sub] for sub in DEVICE_SUBCOMMANDS] + \
     [["image", sub] for sub in IMAGE_SUBCOMMANDS] + \
-    [["key", sub] for sub in KEY_SUBCOMMANDS]
+    [["key", sub] for sub in KEY_SUBCOMMANDS] + \
+    [["attest", sub] for sub in ATTEST_SUBCOMMANDS] + \
+    [["ca", sub] for sub in CA_SUBCOMMANDS]
 
 
 class HelpTest(NacreTestCase):

@@ -15,7 +15,9 @@
 
 #include <jansson.h>
 
+#include <nacre/attest.h>
 #include <nacre/board.h>
+#include <nacre/ca.h>
 #include <nacre/image.h>
 #include <nacre/keyfile.h>
 #include <nacre/pluton.h>
@@ -75,8 +77,17 @@ extern const struct cli_command cli_cmd_image_digest;
 extern const struct cli_command cli_cmd_image_attach;
 extern const struct cli_command cli_cmd_image_inspect;
 extern const struct cli_command cli_cmd_image_verify;
+extern const struct cli_command cli_cmd_image_refs;
 /* cmd_key.c */
 extern const struct cli_command cli_cmd_key_certify;
+/* cmd_attest.c */
+extern const struct cli_command cli_cmd_device_attest;
+extern const struct cli_command cli_cmd_device_pubkey;
+extern const struct cli_command cli_cmd_attest_verify;
+/* cmd_ca.c */
+extern const struct cli_command cli_cmd_ca_init;
+extern const struct cli_command cli_cmd_ca_issue;
+extern const struct cli_command cli_cmd_ca_check;
 /* main.c */
 extern const char cli_device_usage[];
 
@@ -103,6 +114,12 @@ void cli_kv(const char *label, const char *fmt, ...) CLI_PRINTF(2, 3);
 
 /* Strict decimal (no sign, no spaces, no trailing text). 0 on success, -1 otherwise. */
 int cli_parse_u32(const char *s, uint32_t *out);
+int cli_parse_u64(const char *s, uint64_t *out);
+/* Hex (even length, either case) into out; *len bytes. 0 on success, -1 if bad or > max. */
+int cli_parse_hex(const char *s, uint8_t *out, size_t max, size_t *len);
+/* Seconds since the epoch as "2026-11-21 08:45:01 UTC". */
+#define CLI_TIME_CHARS 32
+void cli_time_str(char out[CLI_TIME_CHARS], uint64_t t);
 /* "0,3,5" -> bits 0, 3, 5 of *mask; registers must be < NACRE_PLUTON_REGISTER_COUNT. */
 int cli_parse_reg_list(const char *s, uint32_t *mask);
 /* Lowercase hex of 32 bytes into out[65]. */
@@ -159,6 +176,50 @@ void cli_image_line(char *out, size_t out_len, const struct nacre_image_info *in
 int cli_update_fail(const struct cli_device *dev, const char *what, nacre_update_status st);
 /* --component NAME: 1..32 bytes of [a-z0-9._-]. 0 if valid. */
 int cli_component_ok(const char *name);
+
+/* ---- reference values (cli_refs.c) ------------------------------------------ */
+
+#define CLI_REFS_VERSION 1
+#define CLI_REFS_MAX 256u
+/* {"version": 1, "components": []}; NULL on allocation failure. */
+json_t *cli_refs_new(void);
+/* Append an image's component (skipped if its measurement is already there). */
+int cli_refs_add(json_t *refs, const struct nacre_image_info *info);
+/* Write refs as indented JSON (replacing path, mode 0644). */
+int cli_refs_write(const char *path, json_t *refs);
+/* Read and validate a reference values file; *refs is calloc'd (free it). */
+int cli_refs_read(const char *path, struct nacre_attest_ref **refs, size_t *count);
+
+/* ---- evidence verification (cmd_attest.c), shared with 'ca issue' ------------- */
+
+struct cli_attest_input {
+    const char *evidence;    /* file */
+    const char *nonce;       /* hex text */
+    const char *device_pub;  /* DeviceID public key file */
+    const char *refs;        /* reference values file */
+    uint32_t min_counter;
+    int require_secured;
+};
+
+struct cli_attest_outcome {
+    int pass;                          /* verified with no failure */
+    uint8_t device_pk[32];             /* the DeviceID key given */
+    struct nacre_attest_result result;
+};
+
+/*
+ * Read the inputs and run nacre_attest_verify. CLI_OK when the verifier gave
+ * a verdict (pass or not: see out->pass); CLI_FAIL (message printed) when an
+ * input could not be read; CLI_USAGE for a malformed --nonce (cmd names it).
+ */
+int cli_attest_run(const char *cmd, const struct cli_attest_input *in,
+                   struct cli_attest_outcome *out);
+/* "wrong nonce, unknown device" into out. */
+void cli_attest_failure_list(char *out, size_t out_len, uint32_t failures);
+/* The failure reasons, one per line ("  - wrong nonce") on stdout. */
+void cli_attest_print_failures(uint32_t failures);
+/* {"pass", "failures": [...], "claims": {...} | null, "alias_key", "code_hash"}. */
+json_t *cli_attest_json(const struct cli_attest_outcome *o);
 
 /* ---- devices (cli_device.c) ----------------------------------------------- */
 

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -108,6 +109,52 @@ int cli_parse_u32(const char *s, uint32_t *out)
     }
     *out = (uint32_t)v;
     return 0;
+}
+
+int cli_parse_u64(const char *s, uint64_t *out)
+{
+    if (s == NULL || *s < '0' || *s > '9') {
+        return -1;
+    }
+    uint64_t v = 0;
+    for (const char *p = s; *p != '\0'; p++) {
+        if (*p < '0' || *p > '9') {
+            return -1;
+        }
+        uint64_t d = (uint64_t)(*p - '0');
+        if (v > (UINT64_MAX - d) / 10u) {
+            return -1;
+        }
+        v = v * 10u + d;
+    }
+    *out = v;
+    return 0;
+}
+
+int cli_parse_hex(const char *s, uint8_t *out, size_t max, size_t *len)
+{
+    size_t n = s != NULL ? strlen(s) : 0;
+    size_t bin_len = 0;
+    const char *end = NULL;
+    if (n == 0 || n % 2 != 0 || n / 2 > max) {
+        return -1;
+    }
+    if (sodium_hex2bin(out, max, s, n, NULL, &bin_len, &end) != 0 || end != s + n ||
+        bin_len != n / 2) {
+        return -1;
+    }
+    *len = bin_len;
+    return 0;
+}
+
+void cli_time_str(char out[CLI_TIME_CHARS], uint64_t t)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    if ((uint64_t)tt != t || gmtime_r(&tt, &tm) == NULL ||
+        strftime(out, CLI_TIME_CHARS, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0) {
+        snprintf(out, CLI_TIME_CHARS, "%llu", (unsigned long long)t);
+    }
 }
 
 int cli_parse_reg_list(const char *s, uint32_t *mask)

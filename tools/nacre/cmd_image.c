@@ -17,6 +17,7 @@ static const char digest_name[] = "image digest";
 static const char attach_name[] = "image attach-signature";
 static const char inspect_name[] = "image inspect";
 static const char verify_name[] = "image verify";
+static const char refs_name[] = "image refs";
 
 /* A parse_*_args() printed the help: exit with CLI_OK. */
 #define ARGS_HELP (-1)
@@ -241,7 +242,7 @@ static int read_cert(const char *path, uint8_t cert[NACRE_KEYCERT_BYTES], struct
 static const char sign_usage[] =
     "usage: nacre image sign --key KEY.pem --version X.Y.Z --counter N\n"
     "                        [--component NAME] [--cert CERT] [--dep NAME@X.Y.Z]...\n"
-    "                        [--json] IN OUT\n"
+    "                        [--refs-out REFS.json] [--json] IN OUT\n"
     "\n"
     "Wrap the payload file IN in a signed Nacre image and write it to OUT (replaced\n"
     "if it exists, mode 0644). docs/image-format.md describes the bytes.\n"
@@ -259,6 +260,10 @@ static const char sign_usage[] =
     "                     counter are refused\n"
     "  --component NAME   what the image is (1..32 of [a-z0-9._-]; default \"app\")\n"
     "  --dep NAME@X.Y.Z   a dependency: component NAME at least X.Y.Z (up to 4)\n"
+    "  --refs-out REFS.json  also write the image's reference values for\n"
+    "                     attestation verifiers (replaced if it exists):\n"
+    "                     {\"version\": 1, \"components\": [{\"name\", \"version\",\n"
+    "                     \"measurement\", \"signer_id\", \"security_counter\"}]}\n"
     "  --json             print JSON instead of text\n"
     "  -h, --help         show this help\n"
     "\n"
@@ -269,7 +274,8 @@ static const char sign_usage[] =
 
 static const char create_usage[] =
     "usage: nacre image create --pub SIGNER.pub.pem --version X.Y.Z --counter N\n"
-    "                          [--component NAME] [--dep NAME@X.Y.Z]... [--json] IN OUT\n"
+    "                          [--component NAME] [--dep NAME@X.Y.Z]...\n"
+    "                          [--refs-out REFS.json] [--json] IN OUT\n"
     "\n"
     "Wrap the payload file IN in an UNSIGNED Nacre image, for offline or HSM\n"
     "signing, and write it to OUT (replaced if it exists, mode 0644). The image\n"
@@ -281,7 +287,9 @@ static const char create_usage[] =
     "\n"
     "  --pub SIGNER.pub.pem  the public key that will sign: the root key, or a\n"
     "                        certified signing key (SPKI PEM, or a private key PEM)\n"
-    "  --version, --counter, --component, --dep, --json  as for 'nacre image sign'\n"
+    "  --version, --counter, --component, --dep, --refs-out, --json\n"
+    "                        as for 'nacre image sign' (the measurement does not\n"
+    "                        depend on the signature: the reference values hold)\n"
     "  -h, --help            show this help\n"
     "\n"
     "exit status: 0 written, 1 failure, 2 usage error\n";
@@ -292,6 +300,7 @@ struct build_args {
     const char *pub;  /* create */
     const char *in;
     const char *out;
+    const char *refs_out;
     int json;
     struct nacre_image_params params;
 };
@@ -331,7 +340,7 @@ static int parse_build_args(const struct cli_command *cmd, int sign, int argc, c
                             struct build_args *a)
 {
     enum { OPT_KEY = 256, OPT_CERT, OPT_PUB, OPT_VERSION, OPT_COUNTER, OPT_COMPONENT, OPT_DEP,
-           OPT_JSON };
+           OPT_REFS_OUT, OPT_JSON };
     static const struct option sign_opts[] = {
         {"key", required_argument, NULL, OPT_KEY},
         {"cert", required_argument, NULL, OPT_CERT},
@@ -339,6 +348,7 @@ static int parse_build_args(const struct cli_command *cmd, int sign, int argc, c
         {"counter", required_argument, NULL, OPT_COUNTER},
         {"component", required_argument, NULL, OPT_COMPONENT},
         {"dep", required_argument, NULL, OPT_DEP},
+        {"refs-out", required_argument, NULL, OPT_REFS_OUT},
         {"json", no_argument, NULL, OPT_JSON},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -349,6 +359,7 @@ static int parse_build_args(const struct cli_command *cmd, int sign, int argc, c
         {"counter", required_argument, NULL, OPT_COUNTER},
         {"component", required_argument, NULL, OPT_COMPONENT},
         {"dep", required_argument, NULL, OPT_DEP},
+        {"refs-out", required_argument, NULL, OPT_REFS_OUT},
         {"json", no_argument, NULL, OPT_JSON},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -386,6 +397,9 @@ static int parse_build_args(const struct cli_command *cmd, int sign, int argc, c
             if (rc != CLI_OK) {
                 return rc;
             }
+            break;
+        case OPT_REFS_OUT:
+            a->refs_out = optarg;
             break;
         case OPT_JSON:
             a->json = 1;
@@ -433,7 +447,25 @@ static int parse_build_args(const struct cli_command *cmd, int sign, int argc, c
         return cli_usage_error(cmd->name, "--component must be 1..%u of [a-z0-9._-], not '%s'",
                                NACRE_IMAGE_COMPONENT_MAX, a->params.component);
     }
+    if (a->refs_out != NULL && a->refs_out[0] == '\0') {
+        return cli_usage_error(cmd->name, "--refs-out needs a file name");
+    }
     return CLI_OK;
+}
+
+/* The reference values of one image into path. */
+static int write_refs(const char *path, const struct nacre_image_info *info)
+{
+    json_t *refs = cli_refs_new();
+    if (refs == NULL) {
+        return cli_fail("writing %s: out of memory", path);
+    }
+    int rc = cli_refs_add(refs, info);
+    if (rc == CLI_OK) {
+        rc = cli_refs_write(path, refs);
+    }
+    json_decref(refs);
+    return rc;
 }
 
 /* Both sign and create end here: parse what was built, write it, show it. */
@@ -447,13 +479,23 @@ static int finish_build(const struct build_args *a, const uint8_t *img, size_t l
     }
     describe_signer(img, &info, &sd);
     int rc = cli_write_file("writing", a->out, img, len, 0644);
+    if (rc == CLI_OK && a->refs_out != NULL) {
+        rc = write_refs(a->refs_out, &info);
+    }
     if (rc != CLI_OK) {
         return rc;
     }
     if (a->json) {
-        return cli_print_json(image_json(a->out, &info, &sd));
+        json_t *obj = image_json(a->out, &info, &sd);
+        if (obj != NULL && a->refs_out != NULL) {
+            json_object_set_new(obj, "refs", json_string(a->refs_out));
+        }
+        return cli_print_json(obj);
     }
     print_image(a->out, &info, &sd, 0);
+    if (a->refs_out != NULL) {
+        cli_kv("reference values", "%s", a->refs_out);
+    }
     return CLI_OK;
 }
 
@@ -653,7 +695,7 @@ const struct cli_command cli_cmd_image_digest = {
 
 static const char attach_usage[] =
     "usage: nacre image attach-signature IMG SIG (--cert CERT | --root-pub ROOT.pub.pem)\n"
-    "                                    [--out OUT]\n"
+    "                                    [--out OUT] [--refs-out REFS.json]\n"
     "\n"
     "Put a signature made offline (over the bytes of 'nacre image digest') into\n"
     "image IMG. The signature is checked against the signer first: a wrong one\n"
@@ -666,6 +708,8 @@ static const char attach_usage[] =
     "  --cert CERT           the image is signed by a certified signing key: the\n"
     "                        image then carries its certificate ('nacre key certify')\n"
     "  --out OUT             write the signed image to OUT; default: replace IMG\n"
+    "  --refs-out REFS.json  also write the image's reference values (as for\n"
+    "                        'nacre image sign')\n"
     "  -h, --help            show this help\n"
     "\n"
     "exit status: 0 attached, 1 failure (e.g. bad signature), 2 usage error\n";
@@ -686,17 +730,19 @@ static int unknown_key_fail(const char *what, const struct nacre_image_info *inf
 
 static int run_attach(int argc, char **argv)
 {
-    enum { OPT_CERT = 256, OPT_ROOT_PUB, OPT_OUT };
+    enum { OPT_CERT = 256, OPT_ROOT_PUB, OPT_OUT, OPT_REFS_OUT };
     static const struct option opts[] = {
         {"cert", required_argument, NULL, OPT_CERT},
         {"root-pub", required_argument, NULL, OPT_ROOT_PUB},
         {"out", required_argument, NULL, OPT_OUT},
+        {"refs-out", required_argument, NULL, OPT_REFS_OUT},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *cert_path = NULL;
     const char *root_pub = NULL;
     const char *out = NULL;
+    const char *refs_out = NULL;
     int c;
 
     cli_getopt_reset();
@@ -710,6 +756,9 @@ static int run_attach(int argc, char **argv)
             break;
         case OPT_OUT:
             out = optarg;
+            break;
+        case OPT_REFS_OUT:
+            refs_out = optarg;
             break;
         case 'h':
             return cli_print_usage(&cli_cmd_image_attach);
@@ -730,6 +779,9 @@ static int run_attach(int argc, char **argv)
     }
     if (out != NULL && out[0] == '\0') {
         return cli_usage_error(attach_name, "--out needs a file name");
+    }
+    if (refs_out != NULL && refs_out[0] == '\0') {
+        return cli_usage_error(attach_name, "--refs-out needs a file name");
     }
     const char *path = argv[optind];
     const char *sig_path = argv[optind + 1];
@@ -778,10 +830,16 @@ static int run_attach(int argc, char **argv)
     if (rc == CLI_OK) {
         rc = cli_write_file("writing", out, img, len, 0644);
     }
+    if (rc == CLI_OK && refs_out != NULL) {
+        rc = write_refs(refs_out, &info);
+    }
     if (rc == CLI_OK) {
         struct signer_desc sd;
         describe_signer(img, &info, &sd);
         print_image(out, &info, &sd, 0);
+        if (refs_out != NULL) {
+            cli_kv("reference values", "%s", refs_out);
+        }
     }
     cli_free_file(img, len, 0);
     return rc;
@@ -1072,4 +1130,166 @@ const struct cli_command cli_cmd_image_verify = {
     .summary = "verify an image against a root public key and a policy",
     .usage = verify_usage,
     .run = run_verify,
+};
+
+/* ---- refs ------------------------------------------------------------------------------ */
+
+static const char refs_usage[] =
+    "usage: nacre image refs IMG... [--image IMG]... --out REFS.json [--pub ROOT.pub.pem]\n"
+    "                        [--json]\n"
+    "\n"
+    "Write the reference values of one or more existing images into REFS.json\n"
+    "(replaced if it exists): for each image its component, version,\n"
+    "measurement (what a device extends into R0 when it boots it), signer key id\n"
+    "and security counter. An attestation verifier ('nacre attest verify --refs')\n"
+    "accepts a device only if it runs one of them. Images with the same\n"
+    "measurement are listed once.\n"
+    "\n"
+    "  IMG, --image IMG    the images (any number, up to 256; positional or not)\n"
+    "  --out REFS.json     where to write the reference values\n"
+    "  --pub ROOT.pub.pem  verify each image against this root public key first\n"
+    "                      (signature, signer, payload digest); without it the\n"
+    "                      images are only parsed: take them from your own build\n"
+    "  --json              print the reference values on standard output as well\n"
+    "  -h, --help          show this help\n"
+    "\n"
+    "exit status: 0 written, 1 failure, 2 usage error\n";
+
+static int run_refs(int argc, char **argv)
+{
+    enum { OPT_IMAGE = 256, OPT_OUT, OPT_PUB, OPT_JSON };
+    static const struct option opts[] = {
+        {"image", required_argument, NULL, OPT_IMAGE},
+        {"out", required_argument, NULL, OPT_OUT},
+        {"pub", required_argument, NULL, OPT_PUB},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char **images = calloc((size_t)argc + 1, sizeof *images);
+    size_t count = 0;
+    const char *out = NULL;
+    const char *pub = NULL;
+    int json = 0;
+    int c;
+    if (images == NULL) {
+        return cli_fail("%s: out of memory", refs_name);
+    }
+
+    cli_getopt_reset();
+    /* "-": positional IMG arguments come back as 1, in command-line order with --image. */
+    while ((c = getopt_long(argc, argv, "-:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 1:
+        case OPT_IMAGE:
+            images[count++] = optarg;
+            break;
+        case OPT_OUT:
+            out = optarg;
+            break;
+        case OPT_PUB:
+            pub = optarg;
+            break;
+        case OPT_JSON:
+            json = 1;
+            break;
+        case 'h':
+            free(images);
+            return cli_print_usage(&cli_cmd_image_refs);
+        default:
+            free(images);
+            return cli_bad_option(refs_name, c, argv);
+        }
+    }
+    for (int i = optind; i < argc; i++) {
+        images[count++] = argv[i];
+    }
+    int rc = CLI_OK;
+    if (count == 0) {
+        rc = cli_usage_error(refs_name, "missing image file IMG");
+    } else if (count > CLI_REFS_MAX) {
+        rc = cli_usage_error(refs_name, "at most %u images", CLI_REFS_MAX);
+    } else if (out == NULL || out[0] == '\0') {
+        rc = cli_usage_error(refs_name, "--out REFS.json is required");
+    } else if (pub != NULL && pub[0] == '\0') {
+        rc = cli_usage_error(refs_name, "--pub needs a file name");
+    }
+    for (size_t i = 0; rc == CLI_OK && i < count; i++) {
+        if (images[i][0] == '\0') {
+            rc = cli_usage_error(refs_name, "IMG must not be empty");
+        }
+    }
+    if (rc != CLI_OK) {
+        free(images);
+        return rc;
+    }
+
+    struct nacre_image_policy policy;
+    uint8_t pk[NACRE_IMAGE_PUBLICKEY_BYTES];
+    uint8_t root_hash[NACRE_IMAGE_DIGEST_BYTES];
+    memset(&policy, 0, sizeof policy);
+    if (pub != NULL) {
+        rc = cli_read_pub("reading root public key", pub, pk);
+        if (rc != CLI_OK) {
+            free(images);
+            return rc;
+        }
+        nacre_image_key_id(root_hash, pk);
+        policy.root_key_hash = root_hash;
+    }
+    json_t *refs = cli_refs_new();
+    if (refs == NULL) {
+        free(images);
+        return cli_fail("%s: out of memory", refs_name);
+    }
+    for (size_t i = 0; rc == CLI_OK && i < count; i++) {
+        uint8_t *img = NULL;
+        size_t len = 0;
+        struct nacre_image_info info;
+        rc = read_image("reading image", images[i], &img, &len, &info);
+        if (rc != CLI_OK) {
+            break;
+        }
+        if (pub != NULL) {
+            nacre_update_status st = nacre_image_verify(img, len, &policy, &info);
+            if (st != NACRE_UPDATE_OK) {
+                rc = cli_fail("verifying %s: %s", images[i], nacre_update_strerror(st));
+            }
+        }
+        if (rc == CLI_OK) {
+            rc = cli_refs_add(refs, &info);
+        }
+        cli_free_file(img, len, 0);
+    }
+    if (rc == CLI_OK) {
+        rc = cli_refs_write(out, refs);
+    }
+    if (rc == CLI_OK) {
+        if (json) {
+            json_incref(refs);
+            rc = cli_print_json(refs);
+        } else {
+            size_t i;
+            json_t *comp;
+            cli_kv("reference values", "%s", out);
+            json_array_foreach(json_object_get(refs, "components"), i, comp)
+            {
+                cli_kv("component", "%s %s, security counter %lld, measurement %.16s...",
+                       json_string_value(json_object_get(comp, "name")),
+                       json_string_value(json_object_get(comp, "version")),
+                       (long long)json_integer_value(json_object_get(comp, "security_counter")),
+                       json_string_value(json_object_get(comp, "measurement")));
+            }
+        }
+    }
+    json_decref(refs);
+    free(images);
+    return rc;
+}
+
+const struct cli_command cli_cmd_image_refs = {
+    .name = refs_name,
+    .summary = "write the attestation reference values of images (JSON)",
+    .usage = refs_usage,
+    .run = run_refs,
 };

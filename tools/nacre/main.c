@@ -17,16 +17,27 @@
 static const struct cli_command *const device_commands[] = {
     &cli_cmd_provision, &cli_cmd_info,    &cli_cmd_secure,  &cli_cmd_seal,
     &cli_cmd_unseal,    &cli_cmd_counter, &cli_cmd_install, &cli_cmd_boot,
-    &cli_cmd_confirm,   &cli_cmd_status,
+    &cli_cmd_confirm,   &cli_cmd_status,  &cli_cmd_device_attest, &cli_cmd_device_pubkey,
 };
 
 static const struct cli_command *const image_commands[] = {
     &cli_cmd_image_sign,   &cli_cmd_image_create,  &cli_cmd_image_digest,
     &cli_cmd_image_attach, &cli_cmd_image_inspect, &cli_cmd_image_verify,
+    &cli_cmd_image_refs,
 };
 
 static const struct cli_command *const key_commands[] = {
     &cli_cmd_key_certify,
+};
+
+static const struct cli_command *const attest_commands[] = {
+    &cli_cmd_attest_verify,
+};
+
+static const struct cli_command *const ca_commands[] = {
+    &cli_cmd_ca_init,
+    &cli_cmd_ca_issue,
+    &cli_cmd_ca_check,
 };
 
 static const char main_usage[] =
@@ -44,6 +55,7 @@ static const char main_usage[] =
     "  image attach-signature  put an offline-made signature into an image\n"
     "  image inspect           show an image's metadata (verifies nothing)\n"
     "  image verify            verify an image against a root public key and a policy\n"
+    "  image refs              write the attestation reference values of images\n"
     "  device provision        create and provision a host device (BLANK -> PROVISIONED)\n"
     "  device info             show lifecycle, keys, running image, counters, registers\n"
     "  device secure           PROVISIONED -> SECURED: lock debug, close OTP (irreversible)\n"
@@ -54,6 +66,12 @@ static const char main_usage[] =
     "  device boot             reset and run the boot stage (trial, revert, ...)\n"
     "  device confirm          confirm the running trial image (raises anti-rollback)\n"
     "  device status           show the slots and the update state\n"
+    "  device attest           produce attestation evidence for a verifier's nonce\n"
+    "  device pubkey           write the DeviceID (or Alias) public key as PEM\n"
+    "  attest verify           verify evidence: DeviceID key, nonce, reference values\n"
+    "  ca init                 create a tenant certificate authority\n"
+    "  ca issue                verify evidence, then certify the Alias key (24 hours)\n"
+    "  ca check                check a device certificate against a tenant CA\n"
     "  version                 print version information\n"
     "  help [COMMAND]          show help, e.g. 'nacre help device seal'\n"
     "\n"
@@ -78,6 +96,8 @@ const char cli_device_usage[] =
     "  boot DIR [--component NAME] [--json]\n"
     "  confirm DIR [--component NAME] [--json]\n"
     "  status DIR [--component NAME] [--json]\n"
+    "  attest DIR --nonce HEX --out EVIDENCE [--iat SECONDS] [--json]\n"
+    "  pubkey DIR --out PUB.pem [--alias] [--json]\n"
     "\n"
     "Run 'nacre device SUBCOMMAND --help' for details.\n"
     "\n"
@@ -121,14 +141,16 @@ static const char image_usage[] =
     "\n"
     "subcommands:\n"
     "  sign --key KEY.pem --version X.Y.Z --counter N [--component NAME]\n"
-    "       [--cert CERT] [--dep NAME@X.Y.Z]... [--json] IN OUT\n"
+    "       [--cert CERT] [--dep NAME@X.Y.Z]... [--refs-out REFS.json] [--json] IN OUT\n"
     "  create --pub SIGNER.pub.pem --version X.Y.Z --counter N [--component NAME]\n"
-    "       [--dep NAME@X.Y.Z]... [--json] IN OUT\n"
+    "       [--dep NAME@X.Y.Z]... [--refs-out REFS.json] [--json] IN OUT\n"
     "  digest IMG [--out TBS.bin]\n"
     "  attach-signature IMG SIG (--cert CERT | --root-pub ROOT.pub.pem) [--out OUT]\n"
+    "       [--refs-out REFS.json]\n"
     "  inspect IMG [--json]\n"
     "  verify --pub ROOT.pub.pem IMG [--counter MIN] [--epoch MIN] [--component NAME]\n"
     "       [--json]\n"
+    "  refs IMG... [--image IMG]... --out REFS.json [--pub ROOT.pub.pem] [--json]\n"
     "\n"
     "Run 'nacre image SUBCOMMAND --help' for details.\n"
     "\n"
@@ -152,7 +174,44 @@ static const char key_usage[] =
     "\n"
     "exit status: 0 success, 1 failure, 2 usage error\n";
 
-/* A command group: "device", "image", "key". */
+static const char attest_usage[] =
+    "usage: nacre attest SUBCOMMAND [OPTIONS]\n"
+    "\n"
+    "Remote attestation (docs/attestation.md): a device proves with evidence\n"
+    "signed inside its root of trust what it is (its DeviceID key) and what it\n"
+    "runs (measured images); a verifier checks the evidence against the\n"
+    "DeviceID key from provisioning, a fresh nonce and the reference values the\n"
+    "build produced.\n"
+    "\n"
+    "subcommands:\n"
+    "  verify EVIDENCE --nonce HEX --device-pub PUB.pem --refs REFS.json\n"
+    "         [--min-counter N] [--require-secured] [--json]\n"
+    "\n"
+    "The device side is 'nacre device attest'. Run 'nacre attest verify --help'\n"
+    "for details.\n"
+    "\n"
+    "exit status: 0 pass, 1 fail or failure, 2 usage error\n";
+
+static const char ca_usage[] =
+    "usage: nacre ca SUBCOMMAND [OPTIONS]\n"
+    "\n"
+    "A tenant certificate authority (docs/certificates.md): X.509 v3 with\n"
+    "Ed25519. It certifies a device's Alias key for 24 hours once the device's\n"
+    "attestation evidence verifies; devices of the tenant then authenticate\n"
+    "each other (and services) with these certificates.\n"
+    "\n"
+    "subcommands:\n"
+    "  init DIR --tenant NAME [--json]\n"
+    "  issue --ca DIR --evidence EVIDENCE --nonce HEX --device-pub PUB.pem\n"
+    "        --refs REFS.json --out CERT.pem [--min-counter N] [--require-secured]\n"
+    "        [--now SECONDS] [--json]\n"
+    "  check --ca DIR CERT.pem [--now SECONDS] [--json]\n"
+    "\n"
+    "Run 'nacre ca SUBCOMMAND --help' for details.\n"
+    "\n"
+    "exit status: 0 success, 1 failure or refusal, 2 usage error\n";
+
+/* A command group: "device", "image", "key", "attest", "ca". */
 struct cli_group {
     const char *name;
     const char *usage;
@@ -163,11 +222,15 @@ struct cli_group {
 
 static const struct cli_group groups[] = {
     {"device", cli_device_usage,
-     "provision, info, secure, seal, unseal, counter, install, boot, confirm, status",
+     "provision, info, secure, seal, unseal, counter, install, boot, confirm, status, "
+     "attest, pubkey",
      device_commands, sizeof device_commands / sizeof device_commands[0]},
-    {"image", image_usage, "sign, create, digest, attach-signature, inspect, verify",
+    {"image", image_usage, "sign, create, digest, attach-signature, inspect, verify, refs",
      image_commands, sizeof image_commands / sizeof image_commands[0]},
     {"key", key_usage, "certify", key_commands, sizeof key_commands / sizeof key_commands[0]},
+    {"attest", attest_usage, "verify", attest_commands,
+     sizeof attest_commands / sizeof attest_commands[0]},
+    {"ca", ca_usage, "init, issue, check", ca_commands, sizeof ca_commands / sizeof ca_commands[0]},
 };
 #define GROUP_COUNT (sizeof groups / sizeof groups[0])
 
