@@ -11,6 +11,8 @@
 
 #include "fuzz_common.h"
 
+#include <nacre/update.h>
+
 static void put(const char *dir, const char *target, const char *name, const uint8_t *data, size_t len)
 {
     char path[1024];
@@ -93,6 +95,41 @@ int main(int argc, char **argv)
     buf[0] = (uint8_t)otp_len;
     buf[1] = (uint8_t)(otp_len >> 8);
     put(out, "host_device", "device", buf, 2 + otp_len + flash_len);
+    /* Slot journals: a confirmed image; then a pending trial of a re-install;
+     * then, after many boots, a journal that has compacted. */
+    static const struct nacre_update_config cfg = {"fuzz", 3};
+    char udir[512];
+    uint8_t measurement[32];
+    fuzz_update_device(udir, sizeof udir, &cfg, measurement);
+    for (unsigned round = 0; round < 3; round++) {
+        struct nacre_board *ub = NULL;
+        static nacre_pluton up;
+        struct nacre_boot_result r;
+        if (nacre_host_board_open(udir, &ub, NULL) != NACRE_BOARD_OK || nacre_pluton_init(&up, ub) != NACRE_PLUTON_OK) {
+            abort();
+        }
+        if (round > 0) {
+            /* Boots append records (last boot, trials); enough of them compact. */
+            for (unsigned i = 0; i < (round == 1 ? 1u : 20u); i++) {
+                nacre_pluton_deinit(&up);
+                nacre_host_board_close(ub);
+                if (nacre_host_board_open(udir, &ub, NULL) != NACRE_BOARD_OK ||
+                    nacre_pluton_init(&up, ub) != NACRE_PLUTON_OK || nacre_boot_run(&up, ub, &cfg, &r) != NACRE_UPDATE_OK) {
+                    abort();
+                }
+            }
+        }
+        struct nacre_flash_area area;
+        if (nacre_board_flash_area(ub, NACRE_FLASH_AREA_BOOT_STATE, &area) != NACRE_BOARD_OK ||
+            area.size > sizeof buf ||
+            nacre_board_flash_read(ub, NACRE_FLASH_AREA_BOOT_STATE, 0, buf, area.size) != NACRE_BOARD_OK) {
+            abort();
+        }
+        snprintf(name, sizeof name, "journal-%u", round);
+        put(out, "boot_state", name, buf, area.size);
+        nacre_pluton_deinit(&up);
+        nacre_host_board_close(ub);
+    }
     printf("seeds written to %s\n", out);
     return 0;
 }

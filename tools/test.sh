@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's test command: installs what is missing (Debian 12), builds, and
 # runs every test. Stages:
-#   1. build/       every suite (meson test): board, link, pluton, cli, bench smoke, consumer
+#   1. build/       every suite (meson test): board, link, pluton, update, attest, ca, cli,
+#                   examples, bench smoke, consumer
 #   2. build-asan/  the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   3. valgrind     the C unit suites under valgrind (leaks and memory errors fail)
 #   4. fuzz         each libFuzzer target briefly (tools/fuzz.sh)
@@ -55,7 +56,8 @@ fi
 stage "3/4 valgrind (C unit suites)"
 if [ -f build/build.ninja ]; then
   # The power-cut proofs try every 25th cut point here (all of them in stages 1 and 2).
-  NACRE_CUT_STRIDE=25 meson test -C build --print-errorlogs --suite board --suite pluton --suite update -t 10 \
+  NACRE_CUT_STRIDE=25 meson test -C build --print-errorlogs --suite board --suite pluton --suite update \
+    --suite attest --suite ca -t 10 \
     --wrap='valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect' \
     2>&1 | tee build/valgrind-summary.log | grep -vE '^ *$'
   count_meson build/valgrind-summary.log
