@@ -39,6 +39,8 @@
 
 #include "test_support.h"
 
+#include "bench_harness.h"
+
 #define TARGET_RATIO 1.20
 #define EVIDENCE_BUF 2048u
 /*
@@ -100,46 +102,51 @@ static void must(nacre_attest_status st, const char *what)
 
 /* ---- the operations ------------------------------------------------------------ */
 
-typedef void (*bench_op)(struct bench *b);
 
-static void raw_token(struct bench *b)
+static void raw_token(void *ctx)
 {
+    struct bench *b = ctx;
     if (crypto_sign_ed25519_detached(b->scratch_sig, NULL, b->msg2, b->msg2_len, b->sk2) != 0) {
         die("crypto_sign_ed25519_detached", NULL);
     }
 }
 
-static void attest_token(struct bench *b)
+static void attest_token(void *ctx)
 {
+    struct bench *b = ctx;
     size_t len;
     must(nacre_attest_token(b->d.p, &b->claims, b->out, sizeof b->out, &len), "nacre_attest_token");
 }
 
-static void raw_evidence(struct bench *b)
+static void raw_evidence(void *ctx)
 {
+    struct bench *b = ctx;
     if (crypto_sign_ed25519_detached(b->scratch_sig, NULL, b->msg1, b->msg1_len, b->sk1) != 0 ||
         crypto_sign_ed25519_detached(b->scratch_sig, NULL, b->msg2, b->msg2_len, b->sk2) != 0) {
         die("crypto_sign_ed25519_detached", NULL);
     }
 }
 
-static void attest_evidence(struct bench *b)
+static void attest_evidence(void *ctx)
 {
+    struct bench *b = ctx;
     size_t len;
     must(nacre_attest_evidence(b->d.p, &b->claims, b->out, sizeof b->out, &len),
          "nacre_attest_evidence");
 }
 
-static void raw_verify(struct bench *b)
+static void raw_verify(void *ctx)
 {
+    struct bench *b = ctx;
     if (crypto_sign_ed25519_verify_detached(b->sig1, b->msg1, b->msg1_len, b->pk1) != 0 ||
         crypto_sign_ed25519_verify_detached(b->sig2, b->msg2, b->msg2_len, b->pk2) != 0) {
         die("crypto_sign_ed25519_verify_detached", NULL);
     }
 }
 
-static void attest_verify(struct bench *b)
+static void attest_verify(void *ctx)
 {
+    struct bench *b = ctx;
     struct nacre_attest_result res;
     if (nacre_attest_verify(b->evidence, b->evidence_len, &b->policy, &res) != NACRE_ATTEST_OK) {
         char why[32];
@@ -149,48 +156,6 @@ static void attest_verify(struct bench *b)
 }
 
 /* ---- timing ----------------------------------------------------------------- */
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0) {
-        die("clock_gettime(CLOCK_MONOTONIC)", NULL);
-    }
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static double time_per_op(bench_op op, struct bench *b, unsigned long n)
-{
-    double t0 = now_seconds();
-    for (unsigned long i = 0; i < n; i++) {
-        op(b);
-    }
-    return (now_seconds() - t0) / (double)n;
-}
-
-static unsigned long calibrate(bench_op op, struct bench *b, double target)
-{
-    unsigned long n = 1;
-    for (;;) {
-        double t0 = now_seconds();
-        for (unsigned long i = 0; i < n; i++) {
-            op(b);
-        }
-        double elapsed = now_seconds() - t0;
-        if (elapsed >= target / 8.0 || n >= (1ul << 30)) {
-            double per_op = elapsed / (double)n;
-            double want = per_op > 0.0 ? target / per_op : (double)(1ul << 30);
-            if (want < 1.0) {
-                want = 1.0;
-            }
-            if (want > (double)(1ul << 30)) {
-                want = (double)(1ul << 30);
-            }
-            return (unsigned long)want;
-        }
-        n *= 2;
-    }
-}
 
 struct result {
     const char *name;
@@ -203,26 +168,11 @@ struct result {
 static void run_pair(struct result *r, bench_op raw, bench_op attest, struct bench *b,
                      unsigned rounds, double target)
 {
-    unsigned long n_raw = calibrate(raw, b, target);
-    unsigned long n_attest = calibrate(attest, b, target);
-    unsigned long n = n_raw < n_attest ? n_raw : n_attest;
-    r->n = n;
-    for (unsigned i = 0; i < rounds; i++) {
-        double tr, ta;
-        if (i % 2 == 0) {
-            tr = time_per_op(raw, b, n);
-            ta = time_per_op(attest, b, n);
-        } else {
-            ta = time_per_op(attest, b, n);
-            tr = time_per_op(raw, b, n);
-        }
-        if (i == 0 || tr < r->raw_s) {
-            r->raw_s = tr;
-        }
-        if (i == 0 || ta < r->attest_s) {
-            r->attest_s = ta;
-        }
-    }
+    const bench_op ops[2] = {raw, attest};
+    double min_s[2] = {0.0, 0.0};
+    r->n = bench_interleaved(ops, b, 2, min_s, rounds, target);
+    r->raw_s = min_s[0];
+    r->attest_s = min_s[1];
 }
 
 /* ---- setup ------------------------------------------------------------------- */
@@ -370,11 +320,11 @@ int main(int argc, char **argv)
     const bench_op attest_ops[] = {attest_token, attest_evidence, attest_verify};
     const size_t count = sizeof res / sizeof res[0];
 
-    double t0 = now_seconds();
+    double t0 = bench_now();
     for (size_t i = 0; i < count; i++) {
         run_pair(&res[i], raw_ops[i], attest_ops[i], b, rounds, target);
     }
-    double total = now_seconds() - t0;
+    double total = bench_now() - t0;
 
     if (json) {
         print_json(b, res, count, nproc, rounds, target, quick);

@@ -44,6 +44,8 @@
 
 #include "test_support.h"
 
+#include "bench_harness.h"
+
 #define MSG_BYTES 64u
 #define SEAL_PT_BYTES 1024u
 #define TARGET_RATIO 1.10
@@ -131,17 +133,18 @@ static void must(nacre_pluton_status st, const char *what)
 
 /* ---- the operations (each returns normally or exits) ---------------------- */
 
-typedef void (*bench_op)(struct bench *b);
 
-static void raw_sign(struct bench *b)
+static void raw_sign(void *ctx)
 {
+    struct bench *b = ctx;
     if (crypto_sign_ed25519_detached(b->raw_sig, NULL, b->msg, sizeof(b->msg), b->raw_sk) != 0) {
         die("crypto_sign_ed25519_detached");
     }
 }
 
-static void pluton_sign(struct bench *b)
+static void pluton_sign(void *ctx)
 {
+    struct bench *b = ctx;
     nacre_pluton_status st = nacre_pluton_sign(b->p, b->sign_key, b->pluton_sig, b->msg,
                                                sizeof(b->msg));
     if (st != NACRE_PLUTON_OK) {
@@ -149,16 +152,18 @@ static void pluton_sign(struct bench *b)
     }
 }
 
-static void raw_verify(struct bench *b)
+static void raw_verify(void *ctx)
 {
+    struct bench *b = ctx;
     if (crypto_sign_ed25519_verify_detached(b->pluton_sig, b->msg, sizeof(b->msg),
                                             b->pluton_pk) != 0) {
         die("crypto_sign_ed25519_verify_detached");
     }
 }
 
-static void pluton_verify(struct bench *b)
+static void pluton_verify(void *ctx)
 {
+    struct bench *b = ctx;
     nacre_pluton_status st = nacre_pluton_verify(b->pluton_sig, b->msg, sizeof(b->msg),
                                                  b->pluton_pk);
     if (st != NACRE_PLUTON_OK) {
@@ -166,8 +171,9 @@ static void pluton_verify(struct bench *b)
     }
 }
 
-static void raw_derive(struct bench *b)
+static void raw_derive(void *ctx)
 {
+    struct bench *b = ctx;
     if (crypto_generichash(b->scratch_seed, sizeof(b->scratch_seed),
                            (const unsigned char *)derive_label, sizeof(derive_label) - 1,
                            b->kdf_key, sizeof(b->kdf_key)) != 0) {
@@ -178,8 +184,9 @@ static void raw_derive(struct bench *b)
     }
 }
 
-static void pluton_derive(struct bench *b)
+static void pluton_derive(void *ctx)
 {
+    struct bench *b = ctx;
     nacre_pluton_key key = 0;
     nacre_pluton_status st = nacre_pluton_key_derive(b->p, NACRE_PLUTON_KEY_BASE_DEVICE,
                                                      derive_label, sizeof(derive_label) - 1, &key);
@@ -192,8 +199,9 @@ static void pluton_derive(struct bench *b)
     }
 }
 
-static void raw_seal(struct bench *b)
+static void raw_seal(void *ctx)
 {
+    struct bench *b = ctx;
     unsigned long long clen = 0;
     randombytes_buf(b->seal_nonce, sizeof(b->seal_nonce));
     if (crypto_aead_xchacha20poly1305_ietf_encrypt(b->out, &clen, b->pt, sizeof(b->pt), NULL, 0,
@@ -202,8 +210,9 @@ static void raw_seal(struct bench *b)
     }
 }
 
-static void pluton_seal(struct bench *b)
+static void pluton_seal(void *ctx)
 {
+    struct bench *b = ctx;
     size_t len = 0;
     nacre_pluton_status st = nacre_pluton_seal(b->p, b->out, sizeof(b->out), &len, b->pt,
                                                sizeof(b->pt), empty_context, 0, 0);
@@ -212,8 +221,9 @@ static void pluton_seal(struct bench *b)
     }
 }
 
-static void raw_unseal(struct bench *b)
+static void raw_unseal(void *ctx)
 {
+    struct bench *b = ctx;
     unsigned long long mlen = 0;
     if (crypto_aead_xchacha20poly1305_ietf_decrypt(b->out, &mlen, NULL, b->aead_ct,
                                                    b->aead_ct_len, NULL, 0, b->aead_nonce,
@@ -222,8 +232,9 @@ static void raw_unseal(struct bench *b)
     }
 }
 
-static void pluton_unseal(struct bench *b)
+static void pluton_unseal(void *ctx)
 {
+    struct bench *b = ctx;
     size_t len = 0;
     nacre_pluton_status st = nacre_pluton_unseal(b->p, b->out, sizeof(b->out), &len, b->blob,
                                                  b->blob_len, empty_context, 0);
@@ -233,50 +244,6 @@ static void pluton_unseal(struct bench *b)
 }
 
 /* ---- timing ----------------------------------------------------------------- */
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0) {
-        die("clock_gettime(CLOCK_MONOTONIC)");
-    }
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-/* Seconds per operation over n back-to-back calls. */
-static double time_per_op(bench_op op, struct bench *b, unsigned long n)
-{
-    double t0 = now_seconds();
-    for (unsigned long i = 0; i < n; i++) {
-        op(b);
-    }
-    return (now_seconds() - t0) / (double)n;
-}
-
-/* Calls needed for one side of a round to take about `target` seconds. */
-static unsigned long calibrate(bench_op op, struct bench *b, double target)
-{
-    unsigned long n = 1;
-    for (;;) {
-        double t0 = now_seconds();
-        for (unsigned long i = 0; i < n; i++) {
-            op(b);
-        }
-        double elapsed = now_seconds() - t0;
-        if (elapsed >= target / 8.0 || n >= (1ul << 30)) {
-            double per_op = elapsed / (double)n;
-            double want = per_op > 0.0 ? target / per_op : (double)(1ul << 30);
-            if (want < 1.0) {
-                want = 1.0;
-            }
-            if (want > (double)(1ul << 30)) {
-                want = (double)(1ul << 30);
-            }
-            return (unsigned long)want;
-        }
-        n *= 2;
-    }
-}
 
 struct result {
     const char *name;
@@ -289,30 +256,11 @@ struct result {
 static void run_pair(struct result *r, bench_op raw, bench_op pluton, struct bench *b,
                      unsigned rounds, double target)
 {
-    /* N is set by the slower side (normally libpluton); calibrating warms both up. */
-    unsigned long n_raw = calibrate(raw, b, target);
-    unsigned long n_pluton = calibrate(pluton, b, target);
-    unsigned long n = n_raw < n_pluton ? n_raw : n_pluton;
-
-    r->n = n;
-    r->raw_s = 0.0;
-    r->pluton_s = 0.0;
-    for (unsigned i = 0; i < rounds; i++) {
-        double tr, tp;
-        if (i % 2 == 0) {
-            tr = time_per_op(raw, b, n);
-            tp = time_per_op(pluton, b, n);
-        } else {
-            tp = time_per_op(pluton, b, n);
-            tr = time_per_op(raw, b, n);
-        }
-        if (i == 0 || tr < r->raw_s) {
-            r->raw_s = tr;
-        }
-        if (i == 0 || tp < r->pluton_s) {
-            r->pluton_s = tp;
-        }
-    }
+    const bench_op ops[2] = {raw, pluton};
+    double min_s[2] = {0.0, 0.0};
+    r->n = bench_interleaved(ops, b, 2, min_s, rounds, target);
+    r->raw_s = min_s[0];
+    r->pluton_s = min_s[1];
 }
 
 /* ---- setup ------------------------------------------------------------------ */
@@ -481,11 +429,11 @@ int main(int argc, char **argv)
                                    pluton_unseal};
     const size_t count = sizeof(res) / sizeof(res[0]);
 
-    double t0 = now_seconds();
+    double t0 = bench_now();
     for (size_t i = 0; i < count; i++) {
         run_pair(&res[i], raw_ops[i], pluton_ops[i], b, rounds, target);
     }
-    double total = now_seconds() - t0;
+    double total = bench_now() - t0;
 
     must(nacre_pluton_key_destroy(b->p, b->sign_key), "nacre_pluton_key_destroy");
     bench_cleanup(b);

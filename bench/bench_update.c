@@ -52,6 +52,7 @@
 #include <nacre/image.h>
 #include <nacre/update.h>
 
+#include "bench_harness.h"
 #include "test_support.h"
 
 #define TARGET_RATIO 1.05
@@ -121,7 +122,6 @@ static void must(nacre_update_status st, const char *what)
 
 /* ---- the operations (each returns normally or exits) ------------------------- */
 
-typedef void (*bench_op)(void *ctx);
 
 static void raw_verify(void *ctx)
 {
@@ -196,78 +196,6 @@ static void hash_sha512(void *ctx)
 }
 
 /* ---- timing ------------------------------------------------------------------ */
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0) {
-        die("clock_gettime(CLOCK_MONOTONIC)");
-    }
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-/* Seconds per operation over n back-to-back calls. */
-static double time_per_op(bench_op op, void *ctx, unsigned long n)
-{
-    double t0 = now_seconds();
-    for (unsigned long i = 0; i < n; i++) {
-        op(ctx);
-    }
-    return (now_seconds() - t0) / (double)n;
-}
-
-/* Calls needed for one side of a round to take about `target` seconds. */
-static unsigned long calibrate(bench_op op, void *ctx, double target)
-{
-    unsigned long n = 1;
-    for (;;) {
-        double t0 = now_seconds();
-        for (unsigned long i = 0; i < n; i++) {
-            op(ctx);
-        }
-        double elapsed = now_seconds() - t0;
-        if (elapsed >= target / 8.0 || n >= (1ul << 30)) {
-            double per_op = elapsed / (double)n;
-            double want = per_op > 0.0 ? target / per_op : (double)(1ul << 30);
-            if (want < 1.0) {
-                want = 1.0;
-            }
-            if (want > (double)(1ul << 30)) {
-                want = (double)(1ul << 30);
-            }
-            return (unsigned long)want;
-        }
-        n *= 2;
-    }
-}
-
-/*
- * Times k operations in the same rounds: N (set by the slowest) calls of
- * each per round, the first side rotating from round to round; keeps each
- * side's minimum per-operation time.
- */
-#define MAX_SIDES 4
-static unsigned long run_interleaved(const bench_op *ops, void *ctx, size_t k, double *min_s,
-                                     unsigned rounds, double target)
-{
-    unsigned long n = 0;
-    for (size_t s = 0; s < k; s++) {
-        unsigned long ns = calibrate(ops[s], ctx, target); /* also warms up */
-        if (s == 0 || ns < n) {
-            n = ns;
-        }
-    }
-    for (unsigned r = 0; r < rounds; r++) {
-        for (size_t i = 0; i < k; i++) {
-            size_t s = (r + i) % k;
-            double t = time_per_op(ops[s], ctx, n);
-            if (r == 0 || t < min_s[s]) {
-                min_s[s] = t;
-            }
-        }
-    }
-    return n;
-}
 
 /* ---- the tables ---------------------------------------------------------------- */
 
@@ -563,24 +491,24 @@ int main(int argc, char **argv)
     const size_t np = sizeof pairs / sizeof pairs[0];
     const size_t nprim = sizeof prims / sizeof prims[0];
 
-    double t0 = now_seconds();
+    double t0 = bench_now();
     for (size_t i = 0; i < np; i++) {
         bench_op ops[2] = {pairs[i].raw, pairs[i].nacre};
         double min_s[2] = {0.0, 0.0};
-        pairs[i].n = run_interleaved(ops, pairs[i].ctx, 2, min_s, rounds, target);
+        pairs[i].n = bench_interleaved(ops, pairs[i].ctx, 2, min_s, rounds, target);
         pairs[i].raw_s = min_s[0];
         pairs[i].nacre_s = min_s[1];
     }
-    bench_op hops[MAX_SIDES];
-    double hmin[MAX_SIDES] = {0.0};
+    bench_op hops[BENCH_MAX_SIDES];
+    double hmin[BENCH_MAX_SIDES] = {0.0};
     for (size_t i = 0; i < nprim; i++) {
         hops[i] = prims[i].op;
     }
-    (void)run_interleaved(hops, b, nprim, hmin, rounds, target);
+    (void)bench_interleaved(hops, b, nprim, hmin, rounds, target);
     for (size_t i = 0; i < nprim; i++) {
         prims[i].s = hmin[i];
     }
-    double total = now_seconds() - t0;
+    double total = bench_now() - t0;
     size_t prim_bytes = b->hash_len;
     size_t heap_delta = g_install.heap_delta;
     nacre_test_device_free(&g_install.dev);
