@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
   gcc libc6-dev pkg-config meson ninja-build python3   # build
-  libsodium-dev libcmocka-dev libjansson-dev libssl-dev openssl libcbor-dev  # libraries
+  libsodium-dev libcmocka-dev libjansson-dev libssl-dev openssl libcbor-dev libseccomp-dev  # libraries
   clang libclang-rt-14-dev valgrind                     # fuzzing, sanitizers, valgrind
 )
 
