@@ -77,7 +77,8 @@ struct nacre_secmon_event {
     uint8_t app_id[8];         /**< first 8 bytes of BLAKE2b-256(ComponentId); zero for secmon itself */
     uint32_t code;
     uint64_t addr;
-    char detail[NACRE_SECMON_EVENT_DETAIL_MAX + 1];
+    char detail[NACRE_SECMON_EVENT_DETAIL_MAX + 1]; /**< the flash record keeps the first 13
+                                                       bytes (a record is 64 bytes) */
 };
 
 const char *nacre_secmon_event_type_name(unsigned type);
@@ -153,7 +154,8 @@ struct nacre_secmon_config {
     const char *certificate;  /**< device certificate file (PEM or DER) served to apps, or NULL */
     unsigned rate;            /**< requests/s per app (0 = default 200) */
     int allow_degraded;       /**< run apps even if a sandbox mechanism is missing (logged) */
-    int app_stdio_fd;         /**< where apps' stdout/stderr go (-1 = /dev/null) */
+    int app_stdio_fd;         /**< where apps' stdout/stderr go (-1 = /dev/null; note that a
+                                   zero-filled config means fd 0) */
 };
 
 /** \brief Boot the device (boot stage), start the core. */
@@ -162,14 +164,17 @@ NACRE_PLUTON_WUR nacre_secmon_status nacre_secmon_start(struct nacre_secmon **ou
 
 /**
  * \brief Verify a signed app image (libupdate, against the device's root key;
- * component = the app's ComponentId), parse its package and manifest
+ * the image component must equal the manifest's Name — a ComponentId UUID
+ * does not fit an image component, and the signed manifest carries it),
+ * parse its package and manifest
  * (libsandbox), extend pluton R1 with its measurement, and launch it in its
  * sandbox with a fresh channel. Refusals are logged.
  */
 NACRE_PLUTON_WUR nacre_secmon_status nacre_secmon_launch(struct nacre_secmon *sm, const uint8_t *image,
                                                         size_t image_len, char *error, size_t error_max);
 
-/** \brief Serve requests for up to timeout_ms; returns the number of apps still running. */
+/** \brief Serve requests for up to timeout_ms; returns the number of apps still
+ * running, or -1 (NULL server, poll failure). */
 int nacre_secmon_serve(struct nacre_secmon *sm, int timeout_ms);
 
 /** \brief Stop every app (SIGKILL after a grace period), close the device, wipe. */
