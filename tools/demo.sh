@@ -8,9 +8,12 @@
 # offline signing with OpenSSL; then attestation of that device against the
 # reference values its build produced, a tenant CA certifying its Alias key,
 # modified firmware failing attestation, and two certified devices
-# authenticating each other over 127.0.0.1 (examples/d2d). Every refusal
-# shown is checked: if something that must be refused is accepted, the demo
-# fails.
+# authenticating each other over 127.0.0.1 (examples/d2d); and last, signed
+# apps in their sandboxes under the security monitor: examples/hello signs
+# through secmon, examples/thermostat reads its sensor, keeps a counter in its
+# storage and reports to a receiver on 127.0.0.1 through secmon's broker while
+# its undeclared connection is denied and logged. Every refusal shown is
+# checked: if something that must be refused is accepted, the demo fails.
 #   tools/demo.sh [WORKDIR]    (default: a fresh temporary directory)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,7 +29,7 @@ nacre="$root/build/tools/nacre/nacre"
 work=${1:-$(mktemp -d "${TMPDIR:-/tmp}/nacre-demo-XXXXXX")}
 mkdir -p "$work"
 cd "$work"
-rm -rf device device2 device-upd device-mod device-peer tenant-ca
+rm -rf device device2 device-upd device-mod device-peer device-apps tenant-ca
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
@@ -237,5 +240,80 @@ serve
 refused "$d2d/d2d_client" device-peer --cert device-peer.cert.pem --ca tenant-ca/ca-cert.pem \
   --port "$port" --now $(( $(date +%s) + 25 * 3600 ))
 wait "$server" || true
+
+step "17. Sandboxed apps under the security monitor (examples/hello, examples/thermostat)"
+"$nacre" device provision device-apps --root-pub root-key.pub.pem >/dev/null
+echo "device-apps: a fresh device, provisioned with the demo root key"
+apps="$root/build/examples"
+echo "An app is an executable and a manifest (what it may do); packaged, then signed like any image:"
+run cat "$root/examples/hello/app_manifest.json"
+run "$nacre" app package --manifest "$root/examples/hello/app_manifest.json" \
+  --exe "$apps/hello/hello" --out hello.napp
+run "$nacre" image sign --key root-key.pem --component hello --version 1.0.0 --counter 1 \
+  hello.napp hello.img
+# A receiver on 127.0.0.1 (a free port), for one line, at most 60 s.
+rm -f receiver.port receiver.log
+python3 -c '
+import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(4)
+s.settimeout(60)
+open("receiver.port.tmp", "w").write("%d\n" % s.getsockname()[1])
+__import__("os").rename("receiver.port.tmp", "receiver.port")
+try:
+    c, _ = s.accept()
+    c.settimeout(10)
+    data = b""
+    while b"\n" not in data:
+        chunk = c.recv(1024)
+        if not chunk:
+            break
+        data += chunk
+    open("receiver.log", "w").write(data.decode(errors="replace"))
+except OSError:
+    pass
+' &
+receiver=$!
+for _ in $(seq 100); do [ -f receiver.port ] && break; sleep 0.1; done
+[ -f receiver.port ] || { echo "demo: the receiver did not start" >&2; exit 1; }
+port=$(cat receiver.port)
+denied=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+echo "a receiver listens on 127.0.0.1:$port; the thermostat may connect there, and only there:"
+run python3 "$root/examples/thermostat/configure.py" --exe "$apps/thermostat/thermostat" \
+  --server "127.0.0.1:$port" --denied "127.0.0.1:$denied" \
+  --exe-out thermostat.configured --manifest-out thermostat.json
+run cat thermostat.json
+"$nacre" app package --manifest thermostat.json --exe thermostat.configured \
+  --out thermostat.napp >/dev/null
+"$nacre" image sign --key root-key.pem --component thermostat --version 1.0.0 --counter 1 \
+  thermostat.napp thermostat.img >/dev/null
+echo "(and packaged and signed the same way: thermostat.img)"
+run "$nacre" app inspect thermostat.img
+echo "Run both: secmon verifies each image, measures it into R1 and starts it in its sandbox:"
+run "$nacre" device run device-apps --seconds 30 --app hello.img --app thermostat.img
+wait "$receiver" || true
+printf 'the receiver got: %s' "$(cat receiver.log 2>/dev/null || echo nothing)"
+echo
+grep -q '^reading 1 ' receiver.log 2>/dev/null \
+  || { echo "demo: the thermostat's reading did not arrive" >&2; exit 1; }
+echo "The security-event log (persistent, in the device's flash):"
+run "$nacre" device events device-apps
+"$nacre" device events device-apps --json | python3 -c '
+import json, sys
+evs = json.load(sys.stdin)["events"]
+target = "127.0.0.1:" + sys.argv[1]
+if not any(e["type"] == "connection_denied" and e.get("target") == target for e in evs):
+    sys.exit("demo: FAILED: no connection_denied event for " + target)
+if sum(e["type"] == "app_exit" and e["code"] == 0 for e in evs) != 2:
+    sys.exit("demo: FAILED: both apps should have exited 0")
+print("checked: the denied connection to %s is in the log; both apps exited 0" % target)
+' "$denied"
+python3 - <<'PY'
+b = bytearray(open("hello.img", "rb").read()); b[-200] ^= 1
+open("hello-tampered.img", "wb").write(b)
+PY
+echo "One changed byte in the app and secmon refuses to run it:"
+refused "$nacre" device run device-apps --seconds 5 --app hello-tampered.img
 
 printf '\ndemo: OK (work files in %s)\n' "$work"

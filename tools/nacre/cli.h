@@ -88,6 +88,11 @@ extern const struct cli_command cli_cmd_attest_verify;
 extern const struct cli_command cli_cmd_ca_init;
 extern const struct cli_command cli_cmd_ca_issue;
 extern const struct cli_command cli_cmd_ca_check;
+/* cmd_app.c */
+extern const struct cli_command cli_cmd_app_package;
+extern const struct cli_command cli_cmd_app_inspect;
+extern const struct cli_command cli_cmd_device_run;
+extern const struct cli_command cli_cmd_device_events;
 /* main.c */
 extern const char cli_device_usage[];
 

@@ -18,12 +18,18 @@ static const struct cli_command *const device_commands[] = {
     &cli_cmd_provision, &cli_cmd_info,    &cli_cmd_secure,  &cli_cmd_seal,
     &cli_cmd_unseal,    &cli_cmd_counter, &cli_cmd_install, &cli_cmd_boot,
     &cli_cmd_confirm,   &cli_cmd_status,  &cli_cmd_device_attest, &cli_cmd_device_pubkey,
+    &cli_cmd_device_run, &cli_cmd_device_events,
 };
 
 static const struct cli_command *const image_commands[] = {
     &cli_cmd_image_sign,   &cli_cmd_image_create,  &cli_cmd_image_digest,
     &cli_cmd_image_attach, &cli_cmd_image_inspect, &cli_cmd_image_verify,
     &cli_cmd_image_refs,
+};
+
+static const struct cli_command *const app_commands[] = {
+    &cli_cmd_app_package,
+    &cli_cmd_app_inspect,
 };
 
 static const struct cli_command *const key_commands[] = {
@@ -68,6 +74,10 @@ static const char main_usage[] =
     "  device status           show the slots and the update state\n"
     "  device attest           produce attestation evidence for a verifier's nonce\n"
     "  device pubkey           write the DeviceID (or Alias) public key as PEM\n"
+    "  device run              run signed apps in their sandboxes under the security monitor\n"
+    "  device events           show the device's security-event log\n"
+    "  app package             check an app manifest and build an app package\n"
+    "  app inspect             show an app image: image summary, manifest, executable\n"
     "  attest verify           verify evidence: DeviceID key, nonce, reference values\n"
     "  ca init                 create a tenant certificate authority\n"
     "  ca issue                verify evidence, then certify the Alias key (24 hours)\n"
@@ -98,6 +108,9 @@ const char cli_device_usage[] =
     "  status DIR [--component NAME] [--json]\n"
     "  attest DIR --nonce HEX --out EVIDENCE [--iat SECONDS] [--json]\n"
     "  pubkey DIR --out PUB.pem [--alias] [--json]\n"
+    "  run DIR --app APP.img [--app APP.img]... [--seconds N] [--stagger MS]\n"
+    "      [--cert CERT] [--degrade] [--json]\n"
+    "  events DIR [--since SEQ] [--json]\n"
     "\n"
     "Run 'nacre device SUBCOMMAND --help' for details.\n"
     "\n"
@@ -107,6 +120,9 @@ const char cli_device_usage[] =
     "    measures it into R0 and completes the DICE boot;\n"
     "  - confirm: nacre_boot_attach (below), then nacre_update_confirm;\n"
     "  - install, status: no boot (the installer and the state need none);\n"
+    "  - run: the security monitor boots the device itself (nacre_secmon_start)\n"
+    "    and keeps it on while the apps run;\n"
+    "  - events: no pluton, no boot: the event log is only read from flash;\n"
     "  - every other subcommand boots the device as its last 'device boot' left\n"
     "    it: nacre_boot_attach re-verifies the image that boot chose and measures\n"
     "    it into R0. With nothing installed (or no root-key hash), R0 stays zero.\n"
@@ -162,6 +178,22 @@ static const char image_usage[] =
     "\n"
     "exit status: 0 success, 1 failure, 2 usage error\n";
 
+static const char app_usage[] =
+    "usage: nacre app SUBCOMMAND [OPTIONS]\n"
+    "\n"
+    "Sandboxed apps (docs/apps.md): an app is an executable and a manifest (its\n"
+    "capabilities), packaged, then signed like any image with 'nacre image sign'\n"
+    "(component = the manifest's Name), and run on a device by\n"
+    "'nacre device run' under the security monitor.\n"
+    "\n"
+    "subcommands:\n"
+    "  package --manifest MANIFEST.json --exe EXECUTABLE --out PKG [--json]\n"
+    "  inspect APP [--json]\n"
+    "\n"
+    "Run 'nacre app SUBCOMMAND --help' for details.\n"
+    "\n"
+    "exit status: 0 success, 1 failure, 2 usage error\n";
+
 static const char key_usage[] =
     "usage: nacre key SUBCOMMAND [OPTIONS]\n"
     "\n"
@@ -211,7 +243,7 @@ static const char ca_usage[] =
     "\n"
     "exit status: 0 success, 1 failure or refusal, 2 usage error\n";
 
-/* A command group: "device", "image", "key", "attest", "ca". */
+/* A command group: "device", "image", "app", "key", "attest", "ca". */
 struct cli_group {
     const char *name;
     const char *usage;
@@ -223,10 +255,12 @@ struct cli_group {
 static const struct cli_group groups[] = {
     {"device", cli_device_usage,
      "provision, info, secure, seal, unseal, counter, install, boot, confirm, status, "
-     "attest, pubkey",
+     "attest, pubkey, run, events",
      device_commands, sizeof device_commands / sizeof device_commands[0]},
     {"image", image_usage, "sign, create, digest, attach-signature, inspect, verify, refs",
      image_commands, sizeof image_commands / sizeof image_commands[0]},
+    {"app", app_usage, "package, inspect", app_commands,
+     sizeof app_commands / sizeof app_commands[0]},
     {"key", key_usage, "certify", key_commands, sizeof key_commands / sizeof key_commands[0]},
     {"attest", attest_usage, "verify", attest_commands,
      sizeof attest_commands / sizeof attest_commands[0]},
