@@ -1401,7 +1401,12 @@ void nacre_secmon_core_handle(struct nacre_secmon_core *core, unsigned app, uint
         /* never hand out a socket with a refusal; the transport closes nothing else */
         *out_fd = -1;
     }
-    core_log_event(core, app, now, r.ev_type, (uint32_t)s, r.ev_addr, r.ev_detail);
+    /* "Nothing there" (storage never written, no certificate, no device at
+     * that I2C address) is an answer, not a refusal: keep the security log
+     * for what an attacker or a bug would do. */
+    if (s != NACRE_SECMON_ERR_NOT_FOUND) {
+        core_log_event(core, app, now, r.ev_type, (uint32_t)s, r.ev_addr, r.ev_detail);
+    }
     sodium_memzero(resp + NACRE_SECMON_HEADER_BYTES, NACRE_SECMON_PAYLOAD_MAX);
     respond_error(resp, r.call, id, s);
 }

@@ -428,8 +428,9 @@ static void test_storage_quota_and_persistence(void **state)
     assert_int_equal(nacre_secmon_core_add_app(core, &cc, &c), NACRE_SECMON_ERR_QUOTA);
 
     uint8_t out[512], data[512];
-    /* nothing stored yet */
+    /* nothing stored yet: an answer, not a security event */
     assert_int_equal(st_read(core, a, 0, out, 16), NACRE_SECMON_ERR_NOT_FOUND);
+    assert_int_equal(count_events(d.board, NACRE_SECMON_EVENT_REFUSED, NACRE_SECMON_ERR_NOT_FOUND), 0);
     /* quota: the last byte is fine, one past it is not */
     memset(data, 0xAB, sizeof data);
     assert_int_equal(st_write(core, a, 1535, data, 1), NACRE_SECMON_OK);
