@@ -38,35 +38,8 @@ const char *app_status_text(nacre_secmon_status st)
 
 const char *app_status_name(nacre_secmon_status st)
 {
-    switch (st) {
-    case NACRE_SECMON_OK:
-        return "OK";
-    case NACRE_SECMON_ERR_MALFORMED:
-        return "MALFORMED";
-    case NACRE_SECMON_ERR_UNKNOWN_CALL:
-        return "UNKNOWN_CALL";
-    case NACRE_SECMON_ERR_DENIED:
-        return "DENIED";
-    case NACRE_SECMON_ERR_RATE_LIMITED:
-        return "RATE_LIMITED";
-    case NACRE_SECMON_ERR_QUOTA:
-        return "QUOTA";
-    case NACRE_SECMON_ERR_NOT_FOUND:
-        return "NOT_FOUND";
-    case NACRE_SECMON_ERR_VERIFY:
-        return "VERIFY";
-    case NACRE_SECMON_ERR_INTERNAL:
-        return "INTERNAL";
-    case NACRE_SECMON_ERR_ARGUMENT:
-        return "ARGUMENT";
-    case NACRE_SECMON_ERR_IO:
-        return "IO";
-    case NACRE_SECMON_ERR_UNSUPPORTED:
-        return "UNSUPPORTED";
-    case NACRE_SECMON_ERR_STATE:
-        return "STATE";
-    }
-    return "UNKNOWN_STATUS";
+    const char *name = nacre_secmon_status_name(st);
+    return name != NULL ? name : "UNKNOWN_STATUS";
 }
 
 void app_hex(char *out, const uint8_t *in, size_t n)

@@ -34,6 +34,8 @@ extern "C" {
 #endif
 
 const char *nacre_secmon_strerror(nacre_secmon_status status);
+/** Short upper-case name of a status ("DENIED", "RATE_LIMITED", ...); NULL if not a status. */
+const char *nacre_secmon_status_name(nacre_secmon_status status);
 const char *nacre_secmon_call_name(unsigned call); /* "ping", "sign", ... or "unknown" */
 
 /* ---- codec (portable) ----------------------------------------------------- */

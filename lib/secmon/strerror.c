@@ -101,3 +101,38 @@ const char *nacre_secmon_event_type_name(unsigned type)
         return "unknown";
     }
 }
+
+const char *nacre_secmon_status_name(nacre_secmon_status status)
+{
+    switch (status) {
+    case NACRE_SECMON_OK:
+        return "OK";
+    case NACRE_SECMON_ERR_MALFORMED:
+        return "MALFORMED";
+    case NACRE_SECMON_ERR_UNKNOWN_CALL:
+        return "UNKNOWN_CALL";
+    case NACRE_SECMON_ERR_DENIED:
+        return "DENIED";
+    case NACRE_SECMON_ERR_RATE_LIMITED:
+        return "RATE_LIMITED";
+    case NACRE_SECMON_ERR_QUOTA:
+        return "QUOTA";
+    case NACRE_SECMON_ERR_NOT_FOUND:
+        return "NOT_FOUND";
+    case NACRE_SECMON_ERR_VERIFY:
+        return "VERIFY";
+    case NACRE_SECMON_ERR_INTERNAL:
+        return "INTERNAL";
+    case NACRE_SECMON_ERR_ARGUMENT:
+        return "ARGUMENT";
+    case NACRE_SECMON_ERR_IO:
+        return "IO";
+    case NACRE_SECMON_ERR_UNSUPPORTED:
+        return "UNSUPPORTED";
+    case NACRE_SECMON_ERR_STATE:
+        return "STATE";
+    default:
+        return NULL;
+    }
+    return NULL;
+}

@@ -612,40 +612,6 @@ static int read_events(const char *dir, struct event_list *l)
     return rc;
 }
 
-static const char *status_name(uint32_t code)
-{
-    switch (code) {
-    case NACRE_SECMON_OK:
-        return "OK";
-    case NACRE_SECMON_ERR_MALFORMED:
-        return "MALFORMED";
-    case NACRE_SECMON_ERR_UNKNOWN_CALL:
-        return "UNKNOWN_CALL";
-    case NACRE_SECMON_ERR_DENIED:
-        return "DENIED";
-    case NACRE_SECMON_ERR_RATE_LIMITED:
-        return "RATE_LIMITED";
-    case NACRE_SECMON_ERR_QUOTA:
-        return "QUOTA";
-    case NACRE_SECMON_ERR_NOT_FOUND:
-        return "NOT_FOUND";
-    case NACRE_SECMON_ERR_VERIFY:
-        return "VERIFY";
-    case NACRE_SECMON_ERR_INTERNAL:
-        return "INTERNAL";
-    case NACRE_SECMON_ERR_ARGUMENT:
-        return "ARGUMENT";
-    case NACRE_SECMON_ERR_IO:
-        return "IO";
-    case NACRE_SECMON_ERR_UNSUPPORTED:
-        return "UNSUPPORTED";
-    case NACRE_SECMON_ERR_STATE:
-        return "STATE";
-    default:
-        return NULL;
-    }
-}
-
 /* "SIGSEGV" (or "signal 77"). */
 static void signal_str(char *out, size_t out_len, uint32_t sig)
 {
@@ -660,7 +626,7 @@ static void signal_str(char *out, size_t out_len, uint32_t sig)
 /* The event's code in words: a status, a signal, an exit status, or the number. */
 static void event_code_str(char *out, size_t out_len, const struct nacre_secmon_event *ev)
 {
-    const char *name = status_name(ev->code);
+    const char *name = nacre_secmon_status_name((nacre_secmon_status)ev->code);
     switch (ev->type) {
     case NACRE_SECMON_EVENT_APP_CRASH:
         signal_str(out, out_len, ev->code);
