@@ -14,6 +14,11 @@ if [ ! -f "$build/build.ninja" ]; then
 fi
 ninja -C "$build" >/dev/null
 
+# Fuzz targets make scratch devices under TMPDIR: keep them inside the build dir.
+export TMPDIR="$PWD/$build/tmp"
+rm -rf "$TMPDIR"
+mkdir -p "$TMPDIR"
+
 work="$build/corpus-work"
 rm -rf "$work"
 mkdir -p "$work"
