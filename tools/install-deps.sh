@@ -8,6 +8,8 @@ packages=(
   gcc libc6-dev pkg-config meson ninja-build python3   # build
   libsodium-dev libcmocka-dev libjansson-dev libssl-dev openssl libcbor-dev libseccomp-dev  # libraries
   clang libclang-rt-14-dev valgrind                     # fuzzing, sanitizers, valgrind
+  libmicrohttpd-dev libsqlite3-dev libcurl4-openssl-dev  # nacre-service and the device agent
+  sqlite3 chromium                                      # service tests: database checks, dashboard
 )
 
 missing=()
@@ -24,4 +26,4 @@ if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
 # An index that fails to download (seen with some mirrors' security suites)
 # must not stop the install when the packages themselves are reachable.
 $sudo apt-get update -qq || echo "nacre: apt-get update reported errors; continuing" >&2
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}"
