@@ -63,7 +63,7 @@ if [ -f build/build.ninja ]; then
   # secmon and sandbox unit tests by name: their server and spawn tests run
   # sandboxed children (namespaces, seccomp, fexecve) that valgrind cannot follow.
   NACRE_CUT_STRIDE=25 meson test -C build --print-errorlogs -t 10 --wrap="$vg" \
-    secmon_codec secmon_eventlog secmon_core sandbox_manifest sandbox_package \
+    secmon_codec secmon_eventlog secmon_core sandbox_manifest sandbox_package httpsig \
     2>&1 | tee build/valgrind-summary2.log | grep -vE '^ *$'
   count_meson build/valgrind-summary2.log
 fi
