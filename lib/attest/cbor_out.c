@@ -195,3 +195,18 @@ void attest_out_wrapped(struct attest_out *o, attest_put_fn fn, const void *ctx)
         o->overflow = 1;
     }
 }
+
+/* The head of a COSE Sig_structure (RFC 9052 §4.4) for COSE_Sign1. It is
+ * writer code shared by the signer (evidence.c) and the verifier (cose.c),
+ * so it lives here, where a producer-only build (the microcontroller board)
+ * has it without the decoder. */
+void attest_put_sig_structure_head(struct attest_out *o, const uint8_t *protected_hdr,
+                                   size_t protected_len, size_t payload_len)
+{
+    static const char context[] = "Signature1";
+    attest_out_array(o, 4);
+    attest_out_tstr(o, context, sizeof context - 1);
+    attest_out_bstr(o, protected_hdr, protected_len);
+    attest_out_bstr(o, NULL, 0); /* external_aad: empty */
+    attest_out_bstr_head(o, payload_len);
+}

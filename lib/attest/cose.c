@@ -540,17 +540,6 @@ nacre_attest_status attest_sign1_parse(struct attest_in *in, struct attest_sign1
     return NACRE_ATTEST_OK;
 }
 
-void attest_put_sig_structure_head(struct attest_out *o, const uint8_t *protected_hdr,
-                                   size_t protected_len, size_t payload_len)
-{
-    static const char context[] = "Signature1";
-    attest_out_array(o, 4);
-    attest_out_tstr(o, context, sizeof context - 1);
-    attest_out_bstr(o, protected_hdr, protected_len);
-    attest_out_bstr(o, NULL, 0); /* external_aad: empty */
-    attest_out_bstr_head(o, payload_len);
-}
-
 size_t attest_sig_structure_len(const struct attest_sign1 *s)
 {
     struct attest_out o;
