@@ -34,4 +34,4 @@ meson test -C build-m33 --print-errorlogs
 meson test -C build-m33 --benchmark --suite mps2-bench --verbose 2>&1 \
     | sed -n '/^== /,/^Secure stack/p'
 python3 "$here/tests/board_test.py" --run-qemu "$here/run-qemu.sh" \
-    --secure build-m33/lib/secmon/nacre-secure.elf --ns-bin build-m33/lib/secmon/nacre-ns-app.bin demo
+    --secure build-m33/boards/qemu-mps2-an505/images/nacre-secure.elf --ns-bin build-m33/boards/qemu-mps2-an505/images/nacre-ns-app.bin demo
