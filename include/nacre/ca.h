@@ -117,6 +117,39 @@ nacre_ca_status nacre_ca_issue(const char *ca_dir, const uint8_t device_pk[NACRE
                                size_t *pem_len);
 
 /**
+ * A CA loaded once for many certificates (a service issuing thousands per
+ * second): nacre_ca_issuer_open() reads and checks dir/ca-cert.pem and
+ * dir/ca-key.pem exactly as nacre_ca_issue() does; nacre_ca_issuer_issue()
+ * then issues the same certificates as nacre_ca_issue() without touching the
+ * file system.
+ *
+ * WARNING: the issuer keeps the CA private key in memory (inside an OpenSSL
+ * EVP_PKEY) until nacre_ca_issuer_free(), which wipes it. Use it only in a
+ * process whose memory is as protected as the key file.
+ *
+ * THREAD SAFETY: nacre_ca_issuer_issue() may run on one issuer from many
+ * threads at once; open and free must not race with it.
+ */
+typedef struct nacre_ca_issuer nacre_ca_issuer;
+
+/** \brief Load the CA in ca_dir. *out is NULL on error. */
+nacre_ca_status nacre_ca_issuer_open(const char *ca_dir, nacre_ca_issuer **out);
+
+/**
+ * \brief nacre_ca_issue() with a loaded CA. If der is not NULL it also
+ * receives the certificate in DER (*der_len its size; NACRE_CA_CERT_MAX
+ * always suffices).
+ */
+nacre_ca_status nacre_ca_issuer_issue(const nacre_ca_issuer *issuer,
+                                      const uint8_t device_pk[NACRE_CA_PUBLICKEY_BYTES],
+                                      const char *device_id, uint64_t now, char *pem,
+                                      size_t pem_max, size_t *pem_len, uint8_t *der,
+                                      size_t der_max, size_t *der_len);
+
+/** \brief Wipe and free an issuer (NULL is fine). */
+void nacre_ca_issuer_free(nacre_ca_issuer *issuer);
+
+/**
  * \brief Check a device certificate against a tenant CA certificate at time
  * now: the chain (X509_verify_cert with a store holding only the CA, at
  * `now`), an Ed25519 key, and the Nacre device profile (not a CA,

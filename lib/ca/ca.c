@@ -460,6 +460,7 @@ nacre_ca_status nacre_ca_device_id(const uint8_t device_id_pk[NACRE_CA_PUBLICKEY
 struct cert_spec {
     X509 *issuer;              /* NULL: self-signed */
     EVP_PKEY *subject_pk;      /* the key being certified */
+    const uint8_t *subject_raw; /* or its 32 raw Ed25519 bytes (faster: no encoder) */
     EVP_PKEY *signer;          /* the CA key */
     const char *o;
     const char *cn;
@@ -522,7 +523,19 @@ static X509 *build_cert(const struct cert_spec *s)
                                                          : subject) == 1;
     ok = ok && ASN1_TIME_set(X509_getm_notBefore(x), (time_t)s->not_before) != NULL;
     ok = ok && ASN1_TIME_set(X509_getm_notAfter(x), (time_t)s->not_after) != NULL;
-    ok = ok && X509_set_pubkey(x, s->subject_pk) == 1;
+    if (s->subject_raw != NULL) {
+        /* The SubjectPublicKeyInfo straight from the raw key: X509_set_pubkey
+         * goes through OpenSSL 3's encoders and costs ~50x more. */
+        unsigned char *key = ok ? OPENSSL_memdup(s->subject_raw, NACRE_CA_PUBLICKEY_BYTES) : NULL;
+        ok = key != NULL &&
+             X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(x), OBJ_nid2obj(NID_ED25519),
+                                    V_ASN1_UNDEF, NULL, key, NACRE_CA_PUBLICKEY_BYTES) == 1;
+        if (!ok) {
+            OPENSSL_free(key);
+        }
+    } else {
+        ok = ok && X509_set_pubkey(x, s->subject_pk) == 1;
+    }
     if (ok) {
         X509V3_CTX ctx;
         X509V3_set_ctx(&ctx, s->issuer != NULL ? s->issuer : x, x, NULL, NULL, 0);
@@ -683,6 +696,171 @@ static nacre_ca_status load_ca_cert(const char *dir, X509 **out)
     return st;
 }
 
+/* A CA loaded once: its certificate, validity, tenant and signing key. */
+struct nacre_ca_issuer {
+    X509 *ca;
+    EVP_PKEY *sk;
+    char tenant[65];
+    uint64_t ca_from;
+    uint64_t ca_until;
+};
+
+void nacre_ca_issuer_free(nacre_ca_issuer *issuer)
+{
+    if (issuer == NULL) {
+        return;
+    }
+    EVP_PKEY_free(issuer->sk); /* wipes the CA key */
+    X509_free(issuer->ca);
+    free(issuer);
+}
+
+nacre_ca_status nacre_ca_issuer_open(const char *ca_dir, nacre_ca_issuer **out)
+{
+    if (out != NULL) {
+        *out = NULL;
+    }
+    if (ca_dir == NULL || out == NULL) {
+        return NACRE_CA_ERR_ARGUMENT;
+    }
+    if (sodium_init() < 0) {
+        return NACRE_CA_ERR_CRYPTO;
+    }
+    nacre_ca_issuer *is = calloc(1, sizeof *is);
+    uint8_t ca_pk[NACRE_CA_PUBLICKEY_BYTES];
+    uint8_t derived[NACRE_CA_PUBLICKEY_BYTES];
+    uint8_t *seed = sodium_malloc(NACRE_KEYFILE_SEED_BYTES);
+    char *key_path = join(ca_dir, CA_KEY_FILE);
+    if (is == NULL || seed == NULL || key_path == NULL) {
+        if (seed != NULL) {
+            sodium_free(seed);
+        }
+        free(key_path);
+        free(is);
+        return NACRE_CA_ERR_NO_MEMORY;
+    }
+
+    ERR_set_mark();
+    nacre_ca_status st = load_ca_cert(ca_dir, &is->ca);
+    if (st == NACRE_CA_OK && (!is_ca(is->ca) || raw_ed25519(is->ca, ca_pk) != 0)) {
+        st = NACRE_CA_ERR_NOT_A_CA;
+    }
+    if (st == NACRE_CA_OK) {
+        name_entry(X509_get_subject_name(is->ca), NID_organizationName, is->tenant,
+                   sizeof is->tenant);
+        if (!tenant_ok(is->tenant)) {
+            st = NACRE_CA_ERR_NOT_A_CA;
+        }
+    }
+    if (st == NACRE_CA_OK && (time_to_epoch(X509_get0_notBefore(is->ca), &is->ca_from) != 0 ||
+                              time_to_epoch(X509_get0_notAfter(is->ca), &is->ca_until) != 0)) {
+        st = NACRE_CA_ERR_MALFORMED;
+    }
+    if (st == NACRE_CA_OK) {
+        st = status_from_keyfile(nacre_keyfile_read_private(key_path, seed));
+    }
+    if (st == NACRE_CA_OK) {
+        st = status_from_keyfile(nacre_keyfile_seed_to_public(derived, seed));
+        if (st == NACRE_CA_OK && sodium_memcmp(derived, ca_pk, sizeof ca_pk) != 0) {
+            st = NACRE_CA_ERR_CA_KEY; /* ca-key.pem is not the key of ca-cert.pem */
+        }
+    }
+    if (st == NACRE_CA_OK) {
+        is->sk = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, seed,
+                                              NACRE_KEYFILE_SEED_BYTES);
+        if (is->sk == NULL) {
+            st = NACRE_CA_ERR_CRYPTO;
+        }
+    }
+    sodium_free(seed); /* wipes; is->sk holds the only other copy */
+    ERR_pop_to_mark();
+    free(key_path);
+    if (st != NACRE_CA_OK) {
+        nacre_ca_issuer_free(is);
+        return st;
+    }
+    *out = is;
+    return NACRE_CA_OK;
+}
+
+nacre_ca_status nacre_ca_issuer_issue(const nacre_ca_issuer *issuer,
+                                      const uint8_t device_pk[NACRE_CA_PUBLICKEY_BYTES],
+                                      const char *device_id, uint64_t now, char *pem,
+                                      size_t pem_max, size_t *pem_len, uint8_t *der,
+                                      size_t der_max, size_t *der_len)
+{
+    if (pem_len != NULL) {
+        *pem_len = 0;
+    }
+    if (der_len != NULL) {
+        *der_len = 0;
+    }
+    if (pem != NULL && pem_max > 0) {
+        pem[0] = '\0';
+    }
+    if (issuer == NULL || device_pk == NULL || device_id == NULL || pem == NULL ||
+        pem_max == 0 || !device_id_ok(device_id) || (der != NULL && der_len == NULL) ||
+        now > TIME_MAX_SECONDS - NACRE_CA_DEVICE_CERT_SECONDS) {
+        return NACRE_CA_ERR_ARGUMENT;
+    }
+    if (now < issuer->ca_from) {
+        return NACRE_CA_ERR_NOT_YET_VALID;
+    }
+    if (now > issuer->ca_until) {
+        return NACRE_CA_ERR_EXPIRED;
+    }
+    ERR_set_mark();
+    X509 *x = NULL;
+    nacre_ca_status st = NACRE_CA_OK;
+    EVP_PKEY *pub = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, device_pk,
+                                                NACRE_CA_PUBLICKEY_BYTES);
+    if (pub == NULL) {
+        st = NACRE_CA_ERR_ARGUMENT; /* not a usable Ed25519 public key */
+    }
+    if (st == NACRE_CA_OK) {
+        struct cert_spec spec = {
+            .issuer = issuer->ca,
+            .subject_pk = pub,
+            .subject_raw = device_pk,
+            .signer = issuer->sk,
+            .o = issuer->tenant,
+            .cn = device_id,
+            .not_before = now > NACRE_CA_CLOCK_SKEW_SECONDS ? now - NACRE_CA_CLOCK_SKEW_SECONDS : 0,
+            .not_after = now + NACRE_CA_DEVICE_CERT_SECONDS,
+            .ca = 0,
+            .device_id = device_id,
+        };
+        x = build_cert(&spec);
+        st = x != NULL ? cert_to_pem(x, pem, pem_max, pem_len) : NACRE_CA_ERR_CRYPTO;
+    }
+    if (st == NACRE_CA_OK && der != NULL) {
+        int n = i2d_X509(x, NULL);
+        unsigned char *p = der;
+        if (n <= 0) {
+            st = NACRE_CA_ERR_CRYPTO;
+        } else if ((size_t)n > der_max) {
+            st = NACRE_CA_ERR_TOO_LARGE;
+        } else if (i2d_X509(x, &p) != n) {
+            st = NACRE_CA_ERR_CRYPTO;
+        } else {
+            *der_len = (size_t)n;
+        }
+    }
+    EVP_PKEY_free(pub);
+    X509_free(x);
+    ERR_pop_to_mark();
+    if (st != NACRE_CA_OK) {
+        pem[0] = '\0';
+        if (pem_len != NULL) {
+            *pem_len = 0;
+        }
+        if (der_len != NULL) {
+            *der_len = 0;
+        }
+    }
+    return st;
+}
+
 nacre_ca_status nacre_ca_issue(const char *ca_dir, const uint8_t device_pk[NACRE_CA_PUBLICKEY_BYTES],
                                const char *device_id, uint64_t now, char *pem, size_t pem_max,
                                size_t *pem_len)
@@ -698,98 +876,13 @@ nacre_ca_status nacre_ca_issue(const char *ca_dir, const uint8_t device_pk[NACRE
         now > TIME_MAX_SECONDS - NACRE_CA_DEVICE_CERT_SECONDS) {
         return NACRE_CA_ERR_ARGUMENT;
     }
-    if (sodium_init() < 0) {
-        return NACRE_CA_ERR_CRYPTO;
-    }
-    X509 *ca = NULL;
-    X509 *x = NULL;
-    EVP_PKEY *sk = NULL;
-    EVP_PKEY *pub = NULL;
-    uint8_t ca_pk[NACRE_CA_PUBLICKEY_BYTES];
-    uint8_t derived[NACRE_CA_PUBLICKEY_BYTES];
-    char tenant[65];
-    uint64_t ca_from = 0;
-    uint64_t ca_until = 0;
-    uint8_t *seed = sodium_malloc(NACRE_KEYFILE_SEED_BYTES);
-    char *key_path = join(ca_dir, CA_KEY_FILE);
-    if (seed == NULL || key_path == NULL) {
-        if (seed != NULL) {
-            sodium_free(seed);
-        }
-        free(key_path);
-        return NACRE_CA_ERR_NO_MEMORY;
-    }
-
-    ERR_set_mark();
-    nacre_ca_status st = load_ca_cert(ca_dir, &ca);
-    if (st == NACRE_CA_OK && (!is_ca(ca) || raw_ed25519(ca, ca_pk) != 0)) {
-        st = NACRE_CA_ERR_NOT_A_CA;
-    }
+    nacre_ca_issuer *is = NULL;
+    nacre_ca_status st = nacre_ca_issuer_open(ca_dir, &is);
     if (st == NACRE_CA_OK) {
-        name_entry(X509_get_subject_name(ca), NID_organizationName, tenant, sizeof tenant);
-        if (!tenant_ok(tenant)) {
-            st = NACRE_CA_ERR_NOT_A_CA;
-        }
+        st = nacre_ca_issuer_issue(is, device_pk, device_id, now, pem, pem_max, pem_len, NULL, 0,
+                                   NULL);
     }
-    if (st == NACRE_CA_OK && (time_to_epoch(X509_get0_notBefore(ca), &ca_from) != 0 ||
-                              time_to_epoch(X509_get0_notAfter(ca), &ca_until) != 0)) {
-        st = NACRE_CA_ERR_MALFORMED;
-    }
-    if (st == NACRE_CA_OK && now < ca_from) {
-        st = NACRE_CA_ERR_NOT_YET_VALID;
-    }
-    if (st == NACRE_CA_OK && now > ca_until) {
-        st = NACRE_CA_ERR_EXPIRED;
-    }
-    if (st == NACRE_CA_OK) {
-        st = status_from_keyfile(nacre_keyfile_read_private(key_path, seed));
-    }
-    if (st == NACRE_CA_OK) {
-        st = status_from_keyfile(nacre_keyfile_seed_to_public(derived, seed));
-        if (st == NACRE_CA_OK && sodium_memcmp(derived, ca_pk, sizeof ca_pk) != 0) {
-            st = NACRE_CA_ERR_CA_KEY; /* ca-key.pem is not the key of ca-cert.pem */
-        }
-    }
-    if (st == NACRE_CA_OK) {
-        sk = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, seed, NACRE_KEYFILE_SEED_BYTES);
-        pub = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, device_pk,
-                                          NACRE_CA_PUBLICKEY_BYTES);
-        if (sk == NULL) {
-            st = NACRE_CA_ERR_CRYPTO;
-        } else if (pub == NULL) {
-            st = NACRE_CA_ERR_ARGUMENT; /* not a usable Ed25519 public key */
-        }
-    }
-    sodium_free(seed); /* wipes; sk holds the only other copy */
-    if (st == NACRE_CA_OK) {
-        struct cert_spec spec = {
-            .issuer = ca,
-            .subject_pk = pub,
-            .signer = sk,
-            .o = tenant,
-            .cn = device_id,
-            .not_before = now > NACRE_CA_CLOCK_SKEW_SECONDS ? now - NACRE_CA_CLOCK_SKEW_SECONDS : 0,
-            .not_after = now + NACRE_CA_DEVICE_CERT_SECONDS,
-            .ca = 0,
-            .device_id = device_id,
-        };
-        x = build_cert(&spec);
-        st = x != NULL ? cert_to_pem(x, pem, pem_max, pem_len) : NACRE_CA_ERR_CRYPTO;
-    }
-    EVP_PKEY_free(sk); /* wipes the CA key */
-    EVP_PKEY_free(pub);
-    X509_free(x);
-    X509_free(ca);
-    ERR_pop_to_mark();
-    free(key_path);
-    if (st != NACRE_CA_OK) {
-        if (pem_max > 0) {
-            pem[0] = '\0';
-        }
-        if (pem_len != NULL) {
-            *pem_len = 0;
-        }
-    }
+    nacre_ca_issuer_free(is);
     return st;
 }
 

@@ -93,6 +93,10 @@ extern const struct cli_command cli_cmd_app_package;
 extern const struct cli_command cli_cmd_app_inspect;
 extern const struct cli_command cli_cmd_device_run;
 extern const struct cli_command cli_cmd_device_events;
+/* cmd_svc.c, cmd_agent.c, cmd_fleet.c (built when libcurl is found: NACRE_CLI_SERVICE) */
+extern const struct cli_command cli_cmd_svc;
+extern const struct cli_command cli_cmd_agent_run;
+extern const struct cli_command cli_cmd_fleet_run;
 /* main.c */
 extern const char cli_device_usage[];
 
@@ -265,5 +269,23 @@ void cli_device_close(struct cli_device *dev);
 int cli_pluton_fail(const struct cli_device *dev, const char *what, nacre_pluton_status st);
 /* Print a board failure with its detail; returns CLI_FAIL. */
 int cli_board_fail(const char *what, nacre_board_status st, const char *detail);
+
+/* ---- nacre-service (cmd_svc.c) ------------------------------------------------- */
+
+struct cli_svc {
+    const char *url;   /* "http://127.0.0.1:8443" */
+    const char *token; /* bearer token, or NULL */
+    const char *what;  /* for messages: "svc devices claim" */
+};
+/*
+ * One operator request: a JSON body (reference taken) or raw bytes
+ * (application/octet-stream). CLI_OK on 2xx with *out the parsed answer (or
+ * NULL); else CLI_FAIL with "nacre: <what>: <code>: <message>" printed
+ * unless quiet, *status the HTTP status (0: unreachable), *out the error body.
+ */
+int cli_svc_request(const struct cli_svc *s, const char *method, const char *path, json_t *body,
+                    const uint8_t *raw, size_t raw_len, json_t **out, long *status, int quiet);
+/* The DeviceID public key of the host device in dir (booted as 'device pubkey' does). */
+int cli_device_id_key(const char *dir, uint8_t pk[32]);
 
 #endif /* NACRE_CLI_H */

@@ -46,6 +46,32 @@ static const struct cli_command *const ca_commands[] = {
     &cli_cmd_ca_check,
 };
 
+#ifdef NACRE_CLI_SERVICE
+static const struct cli_command *const agent_commands[] = {
+    &cli_cmd_agent_run,
+};
+
+static const struct cli_command *const fleet_commands[] = {
+    &cli_cmd_fleet_run,
+};
+
+static const char agent_usage[] =
+    "usage: nacre agent run --device DIR --service URL [--once] [--cycles N]\n"
+    "                       [--poll SECONDS] [--json]\n"
+    "\n"
+    "The device agent (docs/agent.md): keeps a host device attested with\n"
+    "nacre-service, reports, uploads its security events and takes signed updates.\n"
+    "Run 'nacre agent run --help' for details.\n";
+
+static const char fleet_usage[] =
+    "usage: nacre fleet run --service URL --devices N --dir DIR --token T --group G\n"
+    "                       --root-pub ROOT.pub.pem --image V1.img [--timeout S]\n"
+    "                       [--tamper-device K] [--json]\n"
+    "\n"
+    "A fleet of host devices, each with its agent in a thread, against\n"
+    "nacre-service. Run 'nacre fleet run --help' for details.\n";
+#endif
+
 static const char main_usage[] =
     "usage: nacre COMMAND [ARGS...]\n"
     "\n"
@@ -82,6 +108,12 @@ static const char main_usage[] =
     "  ca init                 create a tenant certificate authority\n"
     "  ca issue                verify evidence, then certify the Alias key (24 hours)\n"
     "  ca check                check a device certificate against a tenant CA\n"
+#ifdef NACRE_CLI_SERVICE
+    "  svc                     operate a fleet through nacre-service (tenants, tokens,\n"
+    "                          images, groups, devices, deployments, failures, alerts)\n"
+    "  agent run               run the device agent of a host device against nacre-service\n"
+    "  fleet run               a fleet of host devices and their agents (demos, tests)\n"
+#endif
     "  version                 print version information\n"
     "  help [COMMAND]          show help, e.g. 'nacre help device seal'\n"
     "\n"
@@ -265,6 +297,10 @@ static const struct cli_group groups[] = {
     {"attest", attest_usage, "verify", attest_commands,
      sizeof attest_commands / sizeof attest_commands[0]},
     {"ca", ca_usage, "init, issue, check", ca_commands, sizeof ca_commands / sizeof ca_commands[0]},
+#ifdef NACRE_CLI_SERVICE
+    {"agent", agent_usage, "run", agent_commands, sizeof agent_commands / sizeof agent_commands[0]},
+    {"fleet", fleet_usage, "run", fleet_commands, sizeof fleet_commands / sizeof fleet_commands[0]},
+#endif
 };
 #define GROUP_COUNT (sizeof groups / sizeof groups[0])
 
@@ -357,6 +393,11 @@ static int run_help(int argc, char **argv)
     if (strcmp(topic, "help") == 0 && argc == 2) {
         return print_text(help_usage);
     }
+#ifdef NACRE_CLI_SERVICE
+    if (strcmp(topic, "svc") == 0) {
+        return cli_print_usage(&cli_cmd_svc);
+    }
+#endif
     const struct cli_group *g = find_group(topic);
     if (g != NULL) {
         if (argc == 2) {
@@ -421,6 +462,11 @@ static int dispatch(int argc, char **argv)
     if (strcmp(name, "keygen") == 0) {
         return cli_cmd_keygen.run(argc - 1, argv + 1);
     }
+#ifdef NACRE_CLI_SERVICE
+    if (strcmp(name, "svc") == 0) {
+        return cli_cmd_svc.run(argc - 1, argv + 1);
+    }
+#endif
     const struct cli_group *g = find_group(name);
     if (g != NULL) {
         return run_group(g, argc - 1, argv + 1);
