@@ -415,6 +415,7 @@ static void devices(struct svc_req *r, struct store *st, const struct who *who, 
             svc_internal(r);
             return;
         }
+        rollout_group_changed(st, d.tenant_id, d.group);
         reply_device(r, st, d.device_id, 201);
         return;
     }
@@ -446,6 +447,7 @@ static void devices(struct svc_req *r, struct store *st, const struct who *who, 
             svc_internal(r);
             return;
         }
+        rollout_group_changed(st, d.tenant_id, group);
         reply_device(r, st, d.device_id, 200);
         return;
     }

@@ -10,9 +10,16 @@
  * The open wave's devices are all devices offered so far. A device is bad
  * if it reported failed / refused / reverted, failed attestation after the
  * offer, or uploaded an app_crash after it confirmed; good if it confirmed
- * and is not bad. The rate bad / (good + bad) above max_failure_rate halts
- * the deployment; when every offered device is good or bad, the next wave
+ * and is not bad. The deployment halts as soon as the wave can no longer
+ * end within bounds: bad / offered > max_failure_rate, where offered counts
+ * the devices that have not reported yet too (so one early failure in a big
+ * wave does not halt it, and a wave that went bad halts without waiting for
+ * its stragglers); when every offered device is good or bad, the next wave
  * opens (or the deployment is done).
+ *
+ * A device claimed into the group (or moved into it) while a deployment
+ * rolls is ranked in at once: rollout_group_changed re-evaluates, and the
+ * open wave offers the update to its share of the grown group.
  *
  * Callers hold svc.rollout_lock around rollout_evaluate, so two reports
  * never open the same wave twice.
@@ -96,14 +103,15 @@ void rollout_evaluate(struct store *st, int64_t tenant_id, int64_t deployment_id
         if (store_offer_tally(st, d.id, &good, &bad, &undecided) != STORE_OK) {
             return;
         }
-        if (good + bad > 0) {
-            double rate = (double)bad / (double)(good + bad);
+        int64_t offered = good + bad + undecided;
+        if (bad > 0 && offered > 0) {
+            double rate = (double)bad / (double)offered;
             if (rate > d.max_failure_rate) {
                 char reason[128];
                 snprintf(reason, sizeof reason,
-                         "wave %u (%u%%): failure rate %.2f exceeds %.2f (%lld bad of %lld)",
+                         "wave %u (%u%%): failure rate %.2f exceeds %.2f (%lld bad of %lld offered)",
                          d.wave, d.waves[d.wave], rate, d.max_failure_rate, (long long)bad,
-                         (long long)(good + bad));
+                         (long long)offered);
                 store_deployment_set_state(st, d.id, "halted", d.wave, reason);
                 fprintf(stderr, "nacre-service: deployment %lld halted: %s\n",
                         (long long)d.id, reason);
@@ -119,6 +127,20 @@ void rollout_evaluate(struct store *st, int64_t tenant_id, int64_t deployment_id
         }
         store_deployment_set_state(st, d.id, "rolling", d.wave + 1, "");
     }
+}
+
+void rollout_group_changed(struct store *st, int64_t tenant_id, const char *group)
+{
+    struct st_deployment dep;
+    if (group == NULL || group[0] == '\0') {
+        return;
+    }
+    pthread_mutex_lock(&svc.rollout_lock);
+    if (store_deployment_current(st, tenant_id, group, &dep) == STORE_OK &&
+        strcmp(dep.state, "rolling") == 0) {
+        rollout_evaluate(st, tenant_id, dep.id);
+    }
+    pthread_mutex_unlock(&svc.rollout_lock);
 }
 
 int rollout_current_offer(struct store *st, const struct st_device *d, struct st_deployment *dep,

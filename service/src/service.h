@@ -139,6 +139,8 @@ void api_device(struct svc_req *r, char **segs, size_t nsegs);
 void rollout_evaluate(struct store *st, int64_t tenant_id, int64_t deployment_id);
 /* A device's current deployment offer changed to `bad` (attestation failed, crash). */
 void rollout_mark_bad(struct store *st, const struct st_device *d, int crashed_only);
+/** A device joined `group` (claim, group change): rank it into a rolling deployment. */
+void rollout_group_changed(struct store *st, int64_t tenant_id, const char *group);
 /* Raise an alert (once per device and rule) and log it. */
 void threat_raise(struct store *st, int64_t tenant_id, const char *device_id, const char *rule,
                   const char *detail);

@@ -427,16 +427,24 @@ class TestFleet(ServiceTestCase):
         self.assertEqual(st, 200, body)
         st, _, dep = f.req("GET", "/v1/deployments/%d" % dep["id"])
         self.assertEqual((dep["devices"]["crashed"], dep["devices"]["failed"]), (1, 1))
-        self.assertEqual(dep["state"], "rolling", dep)  # 1 bad of 3 = 0.33 <= 0.5
+        self.assertEqual(dep["state"], "rolling", dep)  # 1 bad of 4 offered = 0.25 <= 0.5
         st, _, body = device_call(self.svc, self.dev[a][0], "POST", "/v1/device/events",
                                   {"events": [{"seq": 101, "time": 50000, "type": "app_crash",
                                                "app": "cd" * 8, "code": 6}]})
         st, _, dep = f.req("GET", "/v1/deployments/%d" % dep["id"])
-        self.assertEqual(dep["state"], "halted", dep)  # 2 bad of 3 = 0.67 > 0.5
+        # 2 bad of 4 offered = 0.50: c has not reported and could still keep
+        # the wave within bounds, so it stays open.
+        self.assertEqual(dep["state"], "rolling", dep)
+        st, _, body = device_call(self.svc, self.dev[c][0], "POST", "/v1/device/install-report",
+                                  {"deployment_id": dep["id"], "image_id": im2["image_id"],
+                                   "result": "failed", "detail": "flash write error"})
+        self.assertEqual(st, 200, body)
+        st, _, dep = f.req("GET", "/v1/deployments/%d" % dep["id"])
+        self.assertEqual(dep["state"], "halted", dep)  # 3 bad of 4 = 0.75 > 0.5
         self.assertIn("wave 1", dep["halt_reason"])
-        self.assertIn("0.67", dep["halt_reason"])
+        self.assertIn("0.75", dep["halt_reason"])
         # Halted: nothing offered, until resumed.
-        st, _, u = device_call(self.svc, self.dev[c][0], "GET", "/v1/device/update")
+        st, _, u = device_call(self.svc, self.dev[b][0], "GET", "/v1/device/update")
         self.assertEqual(u, {"update": None})
         st, _, dep2 = f.req("POST", "/v1/deployments/%d/resume" % dep["id"])
         self.assertEqual(st, 200)
@@ -526,6 +534,34 @@ class TestFleet(ServiceTestCase):
         self.assertEqual(f.attest(dev_dir, self.id(i))[0], 200)
         self.assertEqual(device_call(self.svc, dev_dir, "GET", "/v1/device/update")[0], 200)
 
+    def test_08b_device_claimed_during_rollout(self):
+        """A device that joins a group while a deployment rolls is offered the update."""
+        f = self.f
+        f.req("POST", "/v1/groups", {"name": "late"})
+        im2 = read_json(self.v2[:-4] + ".refs.json")["components"][0]["measurement"]
+        first = f.image("1.0.7", 1, payload="late fleet firmware 1.0.7\n" * 100)
+        with open(first, "rb") as fh:
+            st, _, imf = f.req("POST", "/v1/images", fh.read())
+        self.assertEqual(st, 201, imf)
+        st, _, dep1 = f.req("POST", "/v1/deployments", {"group": "late",
+                                                        "image_id": imf["image_id"]})
+        self.assertEqual(st, 201, dep1)
+        st, _, dep = f.req("POST", "/v1/deployments", {"group": "late", "image_id": im2})
+        self.assertEqual((st, dep["devices"]["total"]), (201, 0), dep)
+        d, pk = f.device("late0", first)
+        did = device_id_of(pk)
+        st, _, body = f.req("POST", "/v1/devices", {"device_id_public_key": pk, "group": "late"})
+        self.assertEqual(st, 201, body)
+        st, body = f.attest(d, did)
+        self.assertEqual(st, 200, body)
+        st, _, u = device_call(self.svc, d, "GET", "/v1/device/update")
+        self.assertEqual(st, 200, u)
+        self.assertIsNotNone(u["update"], u)
+        self.assertEqual((u["update"]["deployment_id"], u["update"]["version"]),
+                         (dep["id"], "1.1.0"))
+        st, _, dep = f.req("GET", "/v1/deployments/%d" % dep["id"])
+        self.assertEqual((dep["devices"]["total"], dep["devices"]["offered"]), (1, 1), dep)
+
     def test_09_restart_keeps_state(self):
         f = self.f
         st, _, before = f.req("GET", "/v1/devices")
@@ -536,7 +572,7 @@ class TestFleet(ServiceTestCase):
         strip = lambda ds: [{k: v for k, v in d.items() if k != "last_seen"} for d in ds]
         self.assertEqual(strip(before["devices"]), strip(after["devices"]))
         st, _, dl = f.req("GET", "/v1/deployments")
-        self.assertEqual(len(dl["deployments"]), 4)
+        self.assertEqual(len(dl["deployments"]), 6)
         # Certificates survive; requests signed before the restart do not.
         self.assertEqual(device_call(self.svc, self.dev[3][0], "GET", "/v1/device/update")[0],
                          200)
