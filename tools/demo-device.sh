@@ -19,29 +19,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-tools/install-deps.sh
-if [ ! -f build/build.ninja ]; then
-  meson setup build >/dev/null
-fi
-ninja -C build >/dev/null
-nacre="$root/build/tools/nacre/nacre"
+. tools/demo-common.sh
 
 work=${1:-$(mktemp -d "${TMPDIR:-/tmp}/nacre-demo-XXXXXX")}
 mkdir -p "$work"
 cd "$work"
 rm -rf device device2 device-upd device-mod device-peer device-apps tenant-ca
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-run() { printf '$ %s\n' "$*"; "$@"; }
-# Runs a command that must be refused; shows its one-line reason.
-refused() {
-  printf '$ %s\n' "$*"
-  if "$@" 2>refusal.txt; then
-    echo "demo: FAILED: this should have been refused: $*" >&2
-    exit 1
-  fi
-  printf '  refused, as it must be: %s\n' "$(cat refusal.txt)"
-}
 
 step "1. An image-signing root key (Ed25519, PKCS#8 / SPKI PEM: OpenSSL reads it)"
 run "$nacre" keygen --out root-key.pem --pub root-key.pub.pem --force

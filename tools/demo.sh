@@ -24,12 +24,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-tools/install-deps.sh
-if [ ! -f build/build.ninja ]; then
-  meson setup build >/dev/null
-fi
-ninja -C build >/dev/null
-nacre="$root/build/tools/nacre/nacre"
+. tools/demo-common.sh
 service="$root/build/service/nacre-service"
 
 work=${1:-$(mktemp -d "${TMPDIR:-/tmp}/nacre-demo-XXXXXX")}
@@ -37,18 +32,8 @@ mkdir -p "$work"
 cd "$work"
 rm -rf service fleet thermostat.* receiver.*
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-run() { printf '$ %s\n' "$*"; "$@"; }
-refused() {
-  printf '$ %s\n' "$*"
-  if "$@" 2>refusal.txt; then
-    echo "demo: FAILED: this should have been refused: $*" >&2
-    exit 1
-  fi
-  printf '  refused, as it must be: %s\n' "$(tail -1 refusal.txt)"
-}
 fail() { echo "demo: FAILED: $*" >&2; exit 1; }
-json() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1], {"d": d}))' "$1"; }
+json() { python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; } # KEY of stdin
 
 step "1. Start nacre-service on SQLite, listening on 127.0.0.1 only"
 "$service" --data service --listen 127.0.0.1:0 >service.out 2>service.log &
@@ -69,10 +54,10 @@ echo '$ nacre svc tenant create acme --root-pub root-key.pub.pem --token-file se
 "$nacre" svc tenant create acme --root-pub root-key.pub.pem --token-file service/admin.token \
   --json >tenant.json
 python3 -c 'import json; d = json.load(open("tenant.json")); d["admin_token"] = d["admin_token"][:8] + "…"; print(json.dumps(d, indent=1)[:400])' 
-NACRE_TOKEN=$(json 'd["admin_token"]' <tenant.json)
+NACRE_TOKEN=$(json admin_token <tenant.json)
 export NACRE_TOKEN
 echo "(the admin token is shown once; the service keeps only its hash)"
-readonly_token=$("$nacre" svc token create --role read-only --label dashboard --json | json 'd["token"]')
+readonly_token=$("$nacre" svc token create --role read-only --label dashboard --json | json token)
 run "$nacre" svc token list
 run "$nacre" svc ca --out acme-ca.pem
 refused env NACRE_TOKEN="$readonly_token" "$nacre" svc group create sneaky
