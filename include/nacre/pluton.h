@@ -105,7 +105,12 @@ typedef enum nacre_pluton_lifecycle {
 #define NACRE_PLUTON_REGISTER_COUNT 8u    /**< measurement registers R0..R7 */
 #define NACRE_PLUTON_BOOT_REGISTER 0u     /**< R0: next stage, feeds the CDI */
 #define NACRE_PLUTON_COUNTER_COUNT 8u     /**< monotonic counters 0..7 */
-#define NACRE_PLUTON_KEY_SLOTS 12u        /**< derived + imported keys at once */
+/* Derived + imported keys at once. A board may lower it at compile time
+ * (-DNACRE_PLUTON_KEY_SLOTS=n for the whole build) to the keys it holds:
+ * each slot is 100 bytes of NACRE_PLUTON_STATE_BYTES. */
+#ifndef NACRE_PLUTON_KEY_SLOTS
+#define NACRE_PLUTON_KEY_SLOTS 12u
+#endif
 #define NACRE_PLUTON_LABEL_MAX 64u        /**< max derive label / seal context */
 #define NACRE_PLUTON_SEAL_HEADER_BYTES 88u
 #define NACRE_PLUTON_SEAL_TAG_BYTES 16u
@@ -128,8 +133,13 @@ typedef enum nacre_pluton_key_base {
     NACRE_PLUTON_KEY_BASE_FIRMWARE = 2, /**< changes when the measured firmware changes */
 } nacre_pluton_key_base;
 
-/** Size of the opaque state; firmware may allocate it statically. */
-#define NACRE_PLUTON_STATE_BYTES 2560u
+/** Size of the opaque state; firmware may allocate it statically. 1,360
+ * bytes plus 100 per key slot: 2,560 with the default 12 slots. A board may
+ * set it (-D, whole build) to its exact need; libpluton refuses to compile
+ * if the state does not fit. */
+#ifndef NACRE_PLUTON_STATE_BYTES
+#define NACRE_PLUTON_STATE_BYTES (1360u + 100u * NACRE_PLUTON_KEY_SLOTS)
+#endif
 
 /** Opaque instance. Its contents are private to libpluton. */
 typedef struct nacre_pluton {

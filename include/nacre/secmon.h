@@ -98,7 +98,12 @@ NACRE_PLUTON_WUR nacre_secmon_status nacre_secmon_event_read(struct nacre_board 
 
 /* ---- core (portable) ------------------------------------------------------- */
 
+/* Apps one core can hold. A board may lower it at compile time
+ * (-DNACRE_SECMON_APPS_MAX=n for the whole build) to what it runs: each
+ * app costs ~180 bytes of core memory (qemu-mps2-an505 has one NS app). */
+#ifndef NACRE_SECMON_APPS_MAX
 #define NACRE_SECMON_APPS_MAX 8u
+#endif
 #define NACRE_SECMON_COMPONENT_ID_MAX 36u  /**< a UUID in text form */
 
 /** What an app may do; filled from its manifest (libsandbox) by the server. */

@@ -63,6 +63,15 @@ const char *nacre_update_slot_name(nacre_update_slot slot);
 struct nacre_update_config {
     const char *component;    /**< the component this device runs, or NULL for any */
     unsigned max_trial_boots; /**< 0 = NACRE_UPDATE_DEFAULT_TRIAL_BOOTS */
+    /**
+     * Optional: NACRE_IMAGE_METADATA_MAX bytes in which nacre_boot_run,
+     * nacre_boot_attach and nacre_update_confirm verify a slot (its
+     * metadata, then its payload in pieces) while they run,
+     * instead of a buffer of that size on the stack. Firmware with a small
+     * stack lends memory that is idle during the call; verification is the
+     * same either way. NULL: the stack. The installer keeps its own buffer.
+     */
+    uint8_t *verify_buffer;
 };
 
 /* ---- what is on the device ------------------------------------------------ */

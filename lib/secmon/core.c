@@ -93,6 +93,16 @@ static nacre_installer *installer_of(struct nacre_secmon_core *core)
     return (nacre_installer *)a;
 }
 
+uint8_t *secmon_core_request_buffer(struct nacre_secmon_core *core)
+{
+    return core != NULL ? core->req_copy : NULL;
+}
+
+void *secmon_core_idle_installer(struct nacre_secmon_core *core)
+{
+    return core != NULL && core->initialized && core->update_app < 0 ? (void *)installer_of(core) : NULL;
+}
+
 void secmon_app_id(uint8_t out[SECMON_APP_KEY_BYTES], const char *component_id)
 {
     uint8_t h[32];
@@ -1114,9 +1124,13 @@ static nacre_secmon_status call_peripheral(struct request *r)
         return NACRE_SECMON_OK;
     }
     if (kind == PERIPHERAL_UART) {
+#if SECMON_UART_COUNT > 0
         if (id >= SECMON_UART_COUNT) {
             return NACRE_SECMON_ERR_NOT_FOUND; /* the emulated board has 8 UARTs */
         }
+#else
+        return NACRE_SECMON_ERR_NOT_FOUND; /* a board built with no emulated UART */
+#endif
         /* A loopback FIFO: what is written is read back; overrun drops new bytes. */
         uint8_t *buf = core->uart[id].buf;
         uint32_t *head = &core->uart[id].head, *fill = &core->uart[id].len;

@@ -73,10 +73,22 @@ nacre_secmon_status secmon_evlog_append(struct nacre_board *board, struct secmon
 /* ---- core (core.c) ---------------------------------------------------------- */
 
 #define SECMON_APP_KEY_BYTES 8u        /* first bytes of BLAKE2b-256(ComponentId) */
+/*
+ * Capacities a board may lower at compile time (-D for the whole build) so
+ * that the core holds only what it can use; the defaults are the host's.
+ * qemu-mps2-an505 serves no device certificate (0), grants no emulated UART
+ * (0: its NS app has a real one) and has an 8-sector STORAGE area.
+ */
+#ifndef SECMON_CERT_MAX
 #define SECMON_CERT_MAX 1000u
+#endif
+#ifndef SECMON_STORAGE_MAP_MAX
 #define SECMON_STORAGE_MAP_MAX 64u     /* data sectors the storage area may use */
+#endif
 #define SECMON_STORAGE_MAP_PER_RECORD 3u
+#ifndef SECMON_UART_COUNT
 #define SECMON_UART_COUNT 8u
+#endif
 #define SECMON_UART_BUFFER 128u
 #define SECMON_DEFAULT_RATE 200u
 
@@ -137,14 +149,14 @@ struct nacre_secmon_core {
     secmon_broker_fn broker;
     void *broker_ctx;
     const char *update_component;
-    uint8_t cert[SECMON_CERT_MAX];
+    uint8_t cert[SECMON_CERT_MAX > 0 ? SECMON_CERT_MAX : 1];
     size_t cert_len;
     /* emulated peripherals */
     uint32_t gpio;
     struct {
         uint8_t buf[SECMON_UART_BUFFER];
         uint32_t head, len;
-    } uart[SECMON_UART_COUNT];
+    } uart[SECMON_UART_COUNT > 0 ? SECMON_UART_COUNT : 1];
     /* the one update stream (UPDATE_BEGIN .. FINISH) */
     int update_app;                /* owner app, or -1 */
     unsigned char installer[NACRE_INSTALL_STATE_BYTES + 64]; /* aligned at run time */
@@ -165,6 +177,21 @@ void secmon_core_remove_app(struct nacre_secmon_core *core, unsigned app);
  * MALFORMED echoing whatever call and id bytes arrived. */
 void secmon_core_refuse_size(struct nacre_secmon_core *core, unsigned app, uint64_t now, const uint8_t *raw,
                              size_t raw_len, uint8_t resp[NACRE_SECMON_MSG_BYTES]);
+/*
+ * For a transport that copies each request into its own memory anyway (the
+ * Cortex-M33 veneers): copy it here, into the core's request buffer, and
+ * nacre_secmon_core_handle() works on it in place (no second copy, no
+ * second 1 KiB buffer). Valid for the life of the core.
+ */
+uint8_t *secmon_core_request_buffer(struct nacre_secmon_core *core);
+/*
+ * The update installer's memory (NACRE_INSTALL_STATE_BYTES, 64-aligned)
+ * while no UPDATE_BEGIN..FINISH stream is open, else NULL. A board with a
+ * small RAM lends it between calls, e.g. as nacre_update_config's
+ * verify_buffer for nacre_update_confirm; the next UPDATE_BEGIN
+ * re-initialises it.
+ */
+void *secmon_core_idle_installer(struct nacre_secmon_core *core);
 /* The app id (first 8 bytes of BLAKE2b-256(component_id)). */
 void secmon_app_id(uint8_t out[SECMON_APP_KEY_BYTES], const char *component_id);
 

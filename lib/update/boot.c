@@ -111,11 +111,11 @@ nacre_update_status update_read_meta(struct nacre_board *board, nacre_update_slo
     return NACRE_UPDATE_OK;
 }
 
-nacre_update_status update_verify_slot(struct nacre_board *board, nacre_update_slot slot,
-                                       struct nacre_image_policy policy,
-                                       struct nacre_image_info *info)
+/* The verification itself, in meta (NACRE_IMAGE_METADATA_MAX bytes). */
+static nacre_update_status verify_slot_in(struct nacre_board *board, nacre_update_slot slot,
+                                          struct nacre_image_policy policy, struct nacre_image_info *info,
+                                          uint8_t *meta)
 {
-    uint8_t meta[NACRE_IMAGE_METADATA_MAX];
     size_t meta_len = 0;
     struct nacre_flash_area area;
     unsigned area_id = update_slot_area(slot);
@@ -150,6 +150,35 @@ nacre_update_status update_verify_slot(struct nacre_board *board, nacre_update_s
         return NACRE_UPDATE_ERR_PAYLOAD_DIGEST;
     }
     return NACRE_UPDATE_OK;
+}
+
+/*
+ * The same with the buffer on the stack. Kept out of line so that the 4 KiB
+ * frame exists only on this path: a board that lends a verify_buffer (a
+ * microcontroller whose Secure stack is a few KiB) never pays for it.
+ */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static nacre_update_status verify_slot_on_stack(struct nacre_board *board, nacre_update_slot slot,
+                                                struct nacre_image_policy policy,
+                                                struct nacre_image_info *info)
+{
+    uint8_t meta[NACRE_IMAGE_METADATA_MAX];
+    return verify_slot_in(board, slot, policy, info, meta);
+}
+
+nacre_update_status update_verify_slot(struct nacre_board *board, nacre_update_slot slot,
+                                       struct nacre_image_policy policy,
+                                       struct nacre_image_info *info, uint8_t *buf)
+{
+    return buf != NULL ? verify_slot_in(board, slot, policy, info, buf)
+                       : verify_slot_on_stack(board, slot, policy, info);
+}
+
+uint8_t *update_verify_buffer(const struct nacre_update_config *cfg)
+{
+    return cfg != NULL ? cfg->verify_buffer : NULL;
 }
 
 nacre_update_status update_raise_counters(nacre_pluton *p, const struct nacre_image_info *info)
@@ -225,6 +254,7 @@ nacre_update_status nacre_boot_run(nacre_pluton *p, struct nacre_board *board,
     }
     memset(out, 0, sizeof *out);
     out->max_trials = max_trials(cfg);
+    uint8_t *vbuf = update_verify_buffer(cfg);
     nacre_update_status s = load_device(p, board, cfg, &j, &dp);
     if (s != NACRE_UPDATE_OK) {
         return s;
@@ -247,7 +277,7 @@ nacre_update_status nacre_boot_run(nacre_pluton *p, struct nacre_board *board,
     } else {
         back = slot_valid(confirmed) ? confirmed : NACRE_UPDATE_SLOT_A;
     }
-    back_ok = update_verify_slot(board, back, dp.policy, &back_info);
+    back_ok = update_verify_slot(board, back, dp.policy, &back_info, vbuf);
     if (fatal(back_ok)) {
         return back_ok;
     }
@@ -256,14 +286,14 @@ nacre_update_status nacre_boot_run(nacre_pluton *p, struct nacre_board *board,
         out->rejected = back;
         out->rejected_why = back_ok;
         back = update_other_slot(back);
-        back_ok = update_verify_slot(board, back, dp.policy, &back_info);
+        back_ok = update_verify_slot(board, back, dp.policy, &back_info, vbuf);
         if (fatal(back_ok)) {
             return back_ok;
         }
     }
 
     if (slot_valid(pending)) {
-        nacre_update_status vp = update_verify_slot(board, pending, dp.policy, &info);
+        nacre_update_status vp = update_verify_slot(board, pending, dp.policy, &info, vbuf);
         if (fatal(vp)) {
             return vp;
         }
@@ -344,13 +374,14 @@ nacre_update_status nacre_boot_attach(nacre_pluton *p, struct nacre_board *board
     if (s != NACRE_UPDATE_OK) {
         return s;
     }
+    uint8_t *vbuf = update_verify_buffer(cfg);
     nacre_update_slot slot = (nacre_update_slot)j.cur.last_boot;
     if (!slot_valid(slot)) {
         return NACRE_UPDATE_ERR_NO_IMAGE;
     }
     /* The counters may have risen since that boot (a confirm): an image
      * below them is not running any more, whatever the journal says. */
-    s = update_verify_slot(board, slot, dp.policy, &out->image);
+    s = update_verify_slot(board, slot, dp.policy, &out->image, vbuf);
     if (s != NACRE_UPDATE_OK) {
         out->rejected = slot;
         out->rejected_why = s;
@@ -384,7 +415,8 @@ nacre_update_status nacre_update_confirm(nacre_pluton *p, struct nacre_board *bo
     if (!slot_valid(pending) || !j.cur.last_boot_trial || j.cur.last_boot != pending) {
         return NACRE_UPDATE_ERR_NOT_PENDING;
     }
-    s = update_verify_slot(board, pending, dp.policy, &info);
+    uint8_t *vbuf = update_verify_buffer(cfg);
+    s = update_verify_slot(board, pending, dp.policy, &info, vbuf);
     if (s != NACRE_UPDATE_OK) {
         return s;
     }
@@ -440,7 +472,7 @@ nacre_update_status nacre_update_state_get(nacre_pluton *p, struct nacre_board *
             v->has_image = 1;
         }
         struct nacre_image_info checked;
-        v->verdict = update_verify_slot(board, v->slot, dp.policy, &checked);
+        v->verdict = update_verify_slot(board, v->slot, dp.policy, &checked, NULL);
         if (v->verdict == NACRE_UPDATE_ERR_POWER_LOST) {
             return v->verdict;
         }

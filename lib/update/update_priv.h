@@ -60,11 +60,15 @@ nacre_update_status update_device_policy(nacre_pluton *p, const struct nacre_upd
 /*
  * Verify the image in a slot from flash: metadata against the policy, then
  * the payload digest, reading in small chunks. max_image_size is set from
- * the slot size here.
+ * the slot size here. buf: NACRE_IMAGE_METADATA_MAX bytes to work in
+ * (cfg->verify_buffer), or NULL for a buffer on the stack.
  */
 nacre_update_status update_verify_slot(struct nacre_board *board, nacre_update_slot slot,
                                        struct nacre_image_policy policy,
-                                       struct nacre_image_info *info);
+                                       struct nacre_image_info *info, uint8_t *buf);
+
+/* cfg->verify_buffer, or NULL (cfg may be NULL). */
+uint8_t *update_verify_buffer(const struct nacre_update_config *cfg);
 
 /* Read a slot's metadata (up to NACRE_IMAGE_METADATA_MAX bytes) into meta. */
 nacre_update_status update_read_meta(struct nacre_board *board, nacre_update_slot slot,

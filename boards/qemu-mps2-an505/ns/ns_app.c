@@ -268,7 +268,12 @@ __attribute__((noreturn)) void ns_task_main(const char *s)
         svc_exit(bad);
     }
     if (is(s, "update")) {
-        svc_exit(update());
+        int r = update();
+        out("NS: Secure stack high-water ");
+        out_u32(nacre_nsc_stats(0));
+        out(" bytes");
+        flush();
+        svc_exit(r);
     }
     if (is(s, "attack-secptr")) {
         uint32_t a = nacre_nsc_secmon_call((const void *)(uintptr_t)MPS2_S_RAM_BASE, NACRE_SECMON_MSG_BYTES, resp,

@@ -32,6 +32,7 @@
 #include <nacre/update.h>
 
 #include "console.h"
+#include "secmon_priv.h" /* sizeof the core; the request-buffer and idle-installer hooks */
 #include "secure.h"
 #include "semihost.h"
 #include "tz.h"
@@ -42,14 +43,32 @@
 
 struct secure_world secure;
 
-/* The secmon core's memory, sized at build time (nacre_secmon_core_size()
- * is checked against it at run time). Before the core starts, the boot
- * stage borrows it for the installer and the attestation claims: the
- * Secure image has one big RAM object, not three. */
-#define CORE_BYTES 11072u
+/*
+ * The secmon core's memory, sized at build time for the capacities this
+ * board sets (meson.build; nacre_secmon_core_size() is checked against it
+ * at run time). Until the core starts, the boot stage borrows it, so the
+ * Secure image has one big RAM object instead of seven:
+ *
+ *   0      installer (5 KiB) + chunk (1 KiB)   install.img, before the boot
+ *   0      libupdate's verify_buffer (4 KiB)   nacre_boot_run: the slot
+ *                                              metadata off the Secure stack
+ *   0      attestation claims + evidence       after the boot
+ *   4096   the boot result                     nacre_boot_run .. core start
+ *   6144   command line, factory.bin           the whole boot stage / first boot
+ */
+#define CORE_BYTES ((sizeof(struct nacre_secmon_core) + 63u) & ~(size_t)63u)
 static unsigned char core_mem[CORE_BYTES] __attribute__((aligned(64)));
-_Static_assert(sizeof(nacre_installer) <= CORE_BYTES, "installer fits the core's memory");
-_Static_assert(sizeof(struct nacre_attest_claims) <= CORE_BYTES, "claims fit the core's memory");
+#define INSTALL_CHUNK 1024L
+#define EVIDENCE_MAX 2048u
+#define CLAIMS_BYTES ((sizeof(struct nacre_attest_claims) + 7u) & ~(size_t)7u)
+#define BOOT_AT NACRE_IMAGE_METADATA_MAX
+#define CMDLINE_AT 6144u
+#define CMDLINE_BYTES 256u
+#define FACTORY_AT (CMDLINE_AT + CMDLINE_BYTES)
+_Static_assert(sizeof(nacre_installer) + (size_t)INSTALL_CHUNK <= CMDLINE_AT, "installer + chunk below the command line");
+_Static_assert(BOOT_AT + sizeof(struct nacre_boot_result) <= CMDLINE_AT, "boot result below the command line");
+_Static_assert(CLAIMS_BYTES + EVIDENCE_MAX <= BOOT_AT, "claims + evidence below the boot result");
+_Static_assert(FACTORY_AT + 64u <= CORE_BYTES, "command line + factory.bin fit the core's memory");
 
 /* The NS app's manifest, fixed in the Secure image for this board. */
 static const struct nacre_secmon_caps ns_caps = {
@@ -62,7 +81,7 @@ static const struct nacre_secmon_caps ns_caps = {
     .i2c_mask = 1u << 1,    /* the temperature sensor bus */
 };
 
-static char cmdline[256];
+#define cmdline ((char *)core_mem + CMDLINE_AT)
 
 /* The value of word `name` (as "name" or "name=value") on the command
  * line; NULL if absent. Words are separated by single spaces. */
@@ -114,12 +133,12 @@ __attribute__((noreturn)) static void stop(const char *why, uint32_t code, int s
 /* The factory's input on a blank part: factory.bin = root-key hash (32)
  * || entropy seed (32). The seed fuse comes first: libsodium's start-up
  * (inside nacre_pluton_init) already draws random bytes. */
-static uint8_t factory[64];
+#define factory (core_mem + FACTORY_AT)
 
 static int factory_read(void)
 {
     int fd = sh_open("factory.bin", SH_MODE_RB);
-    int ok = fd >= 0 && sh_read(fd, factory, sizeof factory) == 0;
+    int ok = fd >= 0 && sh_read(fd, factory, 64) == 0;
     if (fd >= 0) {
         sh_close(fd);
     }
@@ -134,7 +153,9 @@ static void factory_seed(void)
     if (!factory_read()) {
         stop("no entropy seed fuse and no factory.bin", 0, EXIT_PLATFORM);
     }
-    if (nacre_mps2_board_set_entropy_seed(secure.board, factory + 32) != NACRE_BOARD_OK) {
+    nacre_board_status bs = nacre_mps2_board_set_entropy_seed(secure.board, factory + 32);
+    sodium_memzero(factory, 64);
+    if (bs != NACRE_BOARD_OK) {
         stop("entropy seed", 0, EXIT_PLATFORM);
     }
 }
@@ -148,7 +169,7 @@ static void provision_if_blank(void)
         stop("blank device and no factory.bin", 0, EXIT_PLATFORM);
     }
     nacre_pluton_status ps = nacre_pluton_provision(&secure.pluton, factory);
-    sodium_memzero(factory, sizeof factory);
+    sodium_memzero(factory, 64);
     if (ps != NACRE_PLUTON_OK) {
         stop("provisioning failed", ps, EXIT_PLATFORM);
     }
@@ -163,12 +184,12 @@ static void install_if_delivered(void)
         return;
     }
     nacre_installer *inst = (nacre_installer *)core_mem; /* the core is not started yet */
-    uint8_t *chunk = secure_msg; /* 2 KiB, free before the NS world runs */
+    uint8_t *chunk = core_mem + sizeof(nacre_installer);
     long len = sh_flen(fd);
     uint32_t resume = 0;
     nacre_update_status s = nacre_install_begin(inst, &secure.pluton, secure.board, &secure.cfg, &resume);
-    for (long off = resume; s == NACRE_UPDATE_OK && off < len; off += 2048) {
-        size_t n = (size_t)(len - off < 2048 ? len - off : 2048);
+    for (long off = resume; s == NACRE_UPDATE_OK && off < len; off += INSTALL_CHUNK) {
+        size_t n = (size_t)(len - off < INSTALL_CHUNK ? len - off : INSTALL_CHUNK);
         if (sh_seek(fd, (uint32_t)off) != 0 || sh_read(fd, chunk, n) != 0) {
             s = NACRE_UPDATE_ERR_STORAGE;
             nacre_install_abort(inst);
@@ -202,11 +223,11 @@ static void install_if_delivered(void)
 /* Copy the booted payload to NS code memory; check its digest there. */
 static void load_payload(void)
 {
-    const struct nacre_image_info *im = &secure.boot.image;
+    const struct nacre_image_info *im = &secure.boot->image;
     if (im->payload_size > MPS2_NS_CODE_SIZE) {
         stop("payload larger than NS code memory", im->payload_size, EXIT_PAYLOAD);
     }
-    unsigned area = secure.boot.slot == NACRE_UPDATE_SLOT_A ? NACRE_FLASH_AREA_SLOT_A : NACRE_FLASH_AREA_SLOT_B;
+    unsigned area = secure.boot->slot == NACRE_UPDATE_SLOT_A ? NACRE_FLASH_AREA_SLOT_A : NACRE_FLASH_AREA_SLOT_B;
     uint8_t *dst = (uint8_t *)(uintptr_t)MPS2_NS_CODE_BASE;
     if (nacre_board_flash_read(secure.board, area, im->payload_offset, dst, im->payload_size) != NACRE_BOARD_OK) {
         stop("payload read", 0, EXIT_PAYLOAD);
@@ -220,7 +241,7 @@ static void load_payload(void)
 
 static void print_boot(void)
 {
-    const struct nacre_boot_result *r = &secure.boot;
+    const struct nacre_boot_result *r = secure.boot;
     con_puts("boot: slot ");
     con_puts(nacre_update_slot_name(r->slot));
     con_puts(", ");
@@ -266,8 +287,9 @@ static int write_file(const char *name, const void *buf, size_t len)
     return r;
 }
 
-/* Evidence for a verifier: nonce.bin (8..64 bytes) in, evidence.bin out. */
-static void attest(void)
+/* Evidence for a verifier: nonce.bin (8..64 bytes) in, evidence.bin out.
+ * Out of line: its locals must not be on the stack during the boot stage. */
+__attribute__((noinline)) static void attest(void)
 {
     uint8_t nonce[NACRE_ATTEST_NONCE_MAX];
     int fd = sh_open("nonce.bin", SH_MODE_RB);
@@ -277,9 +299,10 @@ static void attest(void)
     }
     sh_close(fd);
     struct nacre_attest_claims *claims = (struct nacre_attest_claims *)core_mem; /* core not started */
+    uint8_t *evidence = core_mem + CLAIMS_BYTES;
     struct nacre_attest_component c;
     memset(&c, 0, sizeof c);
-    const struct nacre_image_info *im = &secure.boot.image;
+    const struct nacre_image_info *im = &secure.boot->image;
     memcpy(c.name, im->component, sizeof c.name);
     char *v = c.version;
     uint32_t parts[3] = {im->version.major, im->version.minor, im->version.patch};
@@ -308,14 +331,14 @@ static void attest(void)
         as = nacre_attest_claims_add_component(claims, &c);
     }
     if (as == NACRE_ATTEST_OK) {
-        as = nacre_attest_evidence(&secure.pluton, claims, secure_msg, sizeof secure_msg, &len);
+        as = nacre_attest_evidence(&secure.pluton, claims, evidence, EVIDENCE_MAX, &len);
     }
     if (as != NACRE_ATTEST_OK) {
         stop("attest: evidence failed", as, EXIT_PLATFORM);
     }
     uint8_t pk[32];
     if (nacre_pluton_key_public(&secure.pluton, NACRE_PLUTON_KEY_DEVICE_ID, pk) != NACRE_PLUTON_OK ||
-        write_file("evidence.bin", secure_msg, len) != 0 || write_file("deviceid.pub", pk, sizeof pk) != 0) {
+        write_file("evidence.bin", evidence, len) != 0 || write_file("deviceid.pub", pk, sizeof pk) != 0) {
         stop("attest: output", 0, EXIT_PLATFORM);
     }
     con_puts("attest: evidence.bin ");
@@ -323,10 +346,12 @@ static void attest(void)
     con_puts(" bytes\n");
 }
 
-int main(void);
-int main(void)
+/* Board, entropy, libsodium, pluton, provisioning, delivered image. Out of
+ * line so that its locals are not on the Secure stack during the boot
+ * stage, the deepest use of that stack (docs/board-qemu-mps2-an505.md). */
+__attribute__((noinline)) static void prepare(void)
 {
-    sh_cmdline(cmdline, sizeof cmdline);
+    sh_cmdline(cmdline, CMDLINE_BYTES);
     con_puts("secure: nacre boot stage\n");
     if (nacre_mps2_board_open(&secure.board, arg_value("cut", -1)) != NACRE_BOARD_OK) {
         stop("board open failed", 0, EXIT_PLATFORM);
@@ -343,19 +368,49 @@ int main(void)
     secure.cfg.component = "ns-app";
     secure.cfg.max_trial_boots = 3;
     install_if_delivered();
+}
 
+/* The secmon core in its memory, the NS app registered. Out of line, like
+ * prepare(): its locals must not be on the stack during the boot stage. */
+__attribute__((noinline)) static void start_secmon(void)
+{
+    secure.boot = NULL;
+    sodium_memzero(core_mem, sizeof core_mem); /* what the boot stage left */
+    if (nacre_secmon_core_size() > sizeof core_mem) {
+        stop("secmon core larger than its memory", (uint32_t)nacre_secmon_core_size(), EXIT_PLATFORM);
+    }
+    secure.core = (struct nacre_secmon_core *)core_mem;
+    nacre_secmon_status ss = nacre_secmon_core_init(secure.core, &secure.pluton, secure.board, 10000);
+    if (ss == NACRE_SECMON_OK) {
+        ss = nacre_secmon_core_add_app(secure.core, &ns_caps, &secure.ns_app);
+    }
+    secure_req = secmon_core_request_buffer(secure.core);
+    if (ss != NACRE_SECMON_OK) {
+        stop("secmon start", ss, EXIT_PLATFORM);
+    }
+}
+
+int main(void);
+int main(void)
+{
+    prepare();
     if (has_arg("stop=pre-boot")) { /* benchmark baselines */
         sh_exit(0);
     }
-    nacre_update_status us = nacre_boot_run(&secure.pluton, secure.board, &secure.cfg, &secure.boot);
+    /* The slot metadata in the core's memory, not on the Secure stack (the
+     * installer above is finished with it). */
+    secure.cfg.verify_buffer = core_mem;
+    secure.boot = (struct nacre_boot_result *)(void *)(core_mem + BOOT_AT);
+    nacre_update_status us = nacre_boot_run(&secure.pluton, secure.board, &secure.cfg, secure.boot);
+    secure.cfg.verify_buffer = NULL; /* the core's from here on: confirm borrows its idle installer */
     if (us != NACRE_UPDATE_OK) {
         con_puts("boot: REFUSED ");
         con_puts(nacre_update_strerror(us));
-        if (secure.boot.rejected != NACRE_UPDATE_SLOT_NONE) {
+        if (secure.boot->rejected != NACRE_UPDATE_SLOT_NONE) {
             con_puts("; slot ");
-            con_puts(nacre_update_slot_name(secure.boot.rejected));
+            con_puts(nacre_update_slot_name(secure.boot->rejected));
             con_puts(": ");
-            con_puts(nacre_update_strerror(secure.boot.rejected_why));
+            con_puts(nacre_update_strerror(secure.boot->rejected_why));
         }
         con_puts("\n");
         sh_exit(EXIT_BOOT_REFUSED);
@@ -371,18 +426,11 @@ int main(void)
         attest();
     }
 
-    sodium_memzero(core_mem, sizeof core_mem); /* what the installer left */
-    if (nacre_secmon_core_size() > sizeof core_mem) {
-        stop("secmon core larger than its memory", (uint32_t)nacre_secmon_core_size(), EXIT_PLATFORM);
-    }
-    secure.core = (struct nacre_secmon_core *)core_mem;
-    nacre_secmon_status ss = nacre_secmon_core_init(secure.core, &secure.pluton, secure.board, 10000);
-    if (ss == NACRE_SECMON_OK) {
-        ss = nacre_secmon_core_add_app(secure.core, &ns_caps, &secure.ns_app);
-    }
-    if (ss != NACRE_SECMON_OK) {
-        stop("secmon start", ss, EXIT_PLATFORM);
-    }
+    con_puts("secure: boot stage stack high-water ");
+    con_u32(secure_stack_high_water());
+    con_puts(" bytes\n");
+    start_secmon();
     con_puts("secure: starting the Non-secure app\n");
+    secure_stack_repaint();
     tz_start_ns(MPS2_NS_CODE_BASE);
 }

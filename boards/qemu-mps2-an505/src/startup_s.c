@@ -78,6 +78,15 @@ __attribute__((noreturn)) void Reset_Handler(void)
     sh_exit(main());
 }
 
+void secure_stack_repaint(void)
+{
+    uint32_t sp;
+    __asm__ volatile("mov %0, sp" : "=r"(sp));
+    for (uint32_t *p = __stack_bottom; (uintptr_t)p < sp - 64; p++) {
+        *p = STACK_PAINT;
+    }
+}
+
 uint32_t secure_stack_high_water(void)
 {
     uint32_t *p = __stack_bottom;

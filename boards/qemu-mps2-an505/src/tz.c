@@ -30,6 +30,7 @@
 #define SCB_NS_VTOR 0xE002ED08u
 
 extern char __nsc_start[], __nsc_end[];
+extern char __stack_top[];
 
 static void sau_region(uint32_t n, uint32_t base, uint32_t limit, int nsc)
 {
@@ -74,7 +75,10 @@ void tz_start_ns(uint32_t vtor)
     REG(SCB_NS_VTOR) = vtor;
     __asm__ volatile("msr msp_ns, %0" ::"r"(vt[0]));
     ns_entry *reset = (ns_entry *)cmse_nsfptr_create((uintptr_t)vt[1]);
-    __asm__ volatile("dsb\n isb" ::: "memory");
+    /* The boot stage never resumes: give the veneers the whole Secure stack
+     * (its frames below us are dead), so that a secmon call's depth is
+     * counted from the top, not from where the boot stage left off. */
+    __asm__ volatile("msr msp, %0\n dsb\n isb" ::"r"(__stack_top) : "memory");
     reset();
     for (;;) {
     }

@@ -20,11 +20,18 @@
 
 #include <nacre/mps2_veneers.h>
 
+#include <sodium.h>
+
+#include "secmon_priv.h" /* secmon_core_idle_installer */
 #include "secure.h"
 
-uint8_t secure_msg[2 * NACRE_SECMON_MSG_BYTES] __attribute__((aligned(8)));
-#define req_s (secure_msg)
-#define resp_s (secure_msg + NACRE_SECMON_MSG_BYTES)
+/* The Secure copies of a message: the request goes into the core's own
+ * request buffer (one 1 KiB buffer serves both the transport and the core),
+ * the response is built here. */
+uint8_t *secure_req;
+static uint8_t secure_resp[NACRE_SECMON_MSG_BYTES] __attribute__((aligned(8)));
+#define req_s secure_req
+#define resp_s secure_resp
 
 /* CMSE flags for the caller: NS, and unprivileged if it was an NS thread
  * with CONTROL_NS.nPRIV set (a veneer runs in the caller's mode). */
@@ -134,9 +141,22 @@ NACRE_NSC_ENTRY uint32_t nacre_nsc_update_confirm(void)
     if (secure.core == NULL || secure.busy) {
         return NACRE_SECMON_ERR_STATE;
     }
+    /*
+     * libupdate re-verifies the slot, its 4 KiB of metadata in the core's
+     * installer memory instead of on the Secure stack. That memory is in use
+     * only while an UPDATE stream is open, and then there is nothing to
+     * confirm: UPDATE_BEGIN on a trial boot cancels the running pending
+     * image, so libupdate would answer NOT_PENDING (STATE below) anyway.
+     */
+    void *vbuf = secmon_core_idle_installer(secure.core);
+    if (vbuf == NULL) {
+        return NACRE_SECMON_ERR_STATE;
+    }
     secure.busy = 1;
-    struct nacre_image_info info;
-    nacre_update_status s = nacre_update_confirm(&secure.pluton, secure.board, &secure.cfg, &info);
+    secure.cfg.verify_buffer = vbuf;
+    nacre_update_status s = nacre_update_confirm(&secure.pluton, secure.board, &secure.cfg, NULL);
+    secure.cfg.verify_buffer = NULL;
+    sodium_memzero(vbuf, NACRE_IMAGE_METADATA_MAX);
     secure.busy = 0;
     if (s == NACRE_UPDATE_OK) {
         return NACRE_SECMON_OK;

@@ -38,6 +38,7 @@ class Board:
         self.a = args
         self.work = work
         self.keys = {}
+        self.quiet = False  # True: runs print nothing (the demo prints its own summary)
 
     # ---- host tools ---------------------------------------------------------
     def nacre(self, *argv):
@@ -87,7 +88,8 @@ class Board:
         r = subprocess.run([self.a.run_qemu, self.a.secure, *argv], env=env, capture_output=True,
                            text=True, timeout=120)
         out = r.stdout + r.stderr
-        log("---- run %s (exit %d)\n%s" % (" ".join(argv) or "run", r.returncode, out))
+        if not self.quiet:
+            log("---- run %s (exit %d)\n%s" % (" ".join(argv) or "run", r.returncode, out))
         return r.returncode, out
 
     def expect(self, dev, argv, code, *needles):
@@ -307,28 +309,93 @@ def t_attest(b):
         raise Fail("evidence verified with the wrong nonce")
 
 
+CONSOLE_KEEP = ("secure:", "install:", "boot:", "attest:", "NS:", "SECURE FAULT", "NS FAULT")
+
+
+def console(out, skip=("NS: kernel", "NS: app task")):
+    """The lines of a run worth showing: the Secure image's and the NS app's."""
+    for line in out.splitlines():
+        line = line.strip()
+        if line.startswith(CONSOLE_KEEP) and not line.startswith(skip):
+            sys.stdout.write("   | %s\n" % line)
+    sys.stdout.flush()
+
+
 def t_demo(b):
-    """For the main job: one story, its console shown."""
+    """boards/qemu-mps2-an505/demo.sh: one story, in readable sections. Each
+    step fails the demo if the board does not behave as described."""
+    b.quiet = True
     refs = os.path.join(b.work, "refs.json")
-    log("== demo: a blank board, its factory image, secure boot, the NS app on secmon\n")
-    d = b.confirmed_device("dev", refs=refs)
+    say = log
+
+    def step(title, dev, argv, code, *needles):
+        say("\n-- %s\n   $ run-qemu.sh nacre-secure.elf %s\n" % (title, " ".join(argv)))
+        rc, out = b.run(dev, *argv)
+        console(out)
+        why = None
+        if rc != code:
+            why = "exit status %d, expected %d" % (rc, code)
+        elif "NOT STOPPED" in out:
+            why = "an attack was not stopped"
+        else:
+            why = next(("%r not on the console" % n for n in needles if n not in out), None)
+        if why:
+            say("   the whole console:\n%s" % out)
+            raise Fail("%s: %s" % (title, why))
+        say("   ok: exit status %d%s\n" % (rc, {0: "", 10: " (boot refused)", 20: " (SecureFault)"}.get(rc, "")))
+        return out
+
+    say("== Nacre on qemu-mps2-an505: Cortex-M33 with TrustZone-M, under QEMU\n")
+    say("\n-- factory: a root key, the NS app signed as image ns-app 1.0.0 (host `nacre`), a blank board\n")
+    img = b.image("1.0.0", 1, refs=refs)
+    say("   root key hash %s...; %s (%d bytes)\n"
+        % (b.root_hash().hex()[:16], os.path.basename(img), os.path.getsize(img)))
+    d = b.new_device("dev")
+    b.install(d, img)
+
+    step("first boot: provisioning, install, secure boot (trial), the NS app on secmon, confirm",
+         d, ["run"], 0, "secure: provisioned", "install: ns-app 1.0.0 pending", "trial boot",
+         "NS: signed telemetry: OK", "NS: confirm: OK", "NS: app done")
+
     nonce = os.urandom(32)
     with open(os.path.join(d, "nonce.bin"), "wb") as f:
         f.write(nonce)
-    log("== demo: reboot; the NS app runs; the board attests\n")
-    b.expect(d, ["run", "attest"], 0, "boot: slot A, confirmed image", "NS: app done", "attest: evidence.bin")
-    log("== demo: attacks from the Non-secure world\n")
-    b.expect(d, ["attack-secptr"], 0, "Secure request pointer: MALFORMED")
-    b.expect(d, ["attack-sram"], 20, "SecureFault")
-    log("== demo: the board's evidence, verified on the host (nacre attest verify)\n")
+    step("reboot: the confirmed image; attestation evidence for a fresh nonce", d, ["run", "attest"], 0,
+         "boot: slot A, confirmed image", "attest: evidence.bin", "NS: confirm: STATE", "NS: app done")
+    say("   (confirm: STATE is right: the image is already confirmed, there is nothing to confirm)\n")
+
+    attacks = b.copy_device(d, "attacks")
+    step("attack: the NS app hands secmon Secure pointers (refused, logged in flash)", attacks,
+         ["attack-secptr"], 0, "Secure request pointer: MALFORMED", "Secure response pointer: MALFORMED")
+    if b"nsc:req range" not in event_log(attacks):
+        raise Fail("the refusal is not in the flash event log")
+    say("   ok: 'nsc:req range' is in the security-event log (flash)\n")
+    step("attack: the NS app reads Secure RAM (the hardware says no)", attacks, ["attack-sram"], 20,
+         "SecureFault")
+    tampered = b.copy_device(d, "tampered")
+    flip(tampered, SLOT_A + 512 + 100)
+    out = step("attack: one payload byte of the installed image flipped in flash (secure boot refuses it)",
+               tampered, ["run"], 10, "boot: REFUSED")
+    if "NS:" in out:
+        raise Fail("a tampered image reached the Non-secure world")
+
+    say("\n-- the board's evidence, verified on the host: nacre attest verify\n")
     pub = os.path.join(b.work, "device.pub.pem")
     with open(os.path.join(d, "deviceid.pub"), "rb") as f, open(pub, "w") as p:
         p.write(pem_of(f.read()))
-    r = subprocess.run([b.a.nacre, "attest", "verify", os.path.join(d, "evidence.bin"), "--nonce", nonce.hex(),
-                        "--device-pub", pub, "--refs", refs], capture_output=True, text=True)
-    log(r.stdout + r.stderr)
-    if r.returncode != 0:
-        raise Fail("attestation did not verify")
+    ev = os.path.join(d, "evidence.bin")
+    argv = ["attest", "verify", ev, "--nonce", nonce.hex(), "--device-pub", pub, "--refs", refs]
+    say("   $ nacre attest verify evidence.bin --nonce <fresh> --device-pub deviceid.pem --refs refs.json\n")
+    r = subprocess.run([b.a.nacre, *argv], capture_output=True, text=True)
+    for line in (r.stdout + r.stderr).splitlines():
+        say("   | %s\n" % line)
+    if r.returncode != 0 or "verdict:        pass" not in r.stdout:
+        raise Fail("the board's evidence does not verify on the host")
+    argv[4] = "00" * 32
+    r = subprocess.run([b.a.nacre, *argv], capture_output=True, text=True)
+    if r.returncode == 0:
+        raise Fail("the evidence verified with another nonce")
+    say("   ok: verdict pass; with another nonce it fails (exit %d)\n" % r.returncode)
 
 
 TESTS = {
