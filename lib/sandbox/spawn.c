@@ -476,6 +476,11 @@ static const char *const allowed_syscalls[] = {
     "openat", "access", "faccessat", "faccessat2", "readlink", "readlinkat",
     "sendmsg", "recvmsg", "sendto", "recvfrom", "shutdown",
     "poll", "ppoll", "sched_yield",
+    /* The same calls under their 32-bit ABI names (armhf: the qemu-virt-a7
+     * board); names that are not system calls here are skipped. */
+    "mmap2", "fstat64", "fstatat64", "_llseek", "sigreturn", "set_tls",
+    "clock_gettime64", "clock_getres_time64", "clock_nanosleep_time64", "futex_time64",
+    "ppoll_time64", "getuid32", "geteuid32", "getgid32", "getegid32", "send", "recv",
 };
 
 static int add_rule(scmp_filter_ctx ctx, const char *name, unsigned count, const struct scmp_arg_cmp *cmp)
@@ -534,6 +539,9 @@ static int build_filter(struct plan *p, scmp_filter_ctx ctx)
     for (size_t i = 0; i < sizeof fcntl_cmds / sizeof fcntl_cmds[0]; i++) {
         struct scmp_arg_cmp cmd[1] = {ARG32(1, fcntl_cmds[i])};
         rc = add_rule(ctx, "fcntl", 1, cmd);
+        if (rc == 0) {
+            rc = add_rule(ctx, "fcntl64", 1, cmd); /* 32-bit ABIs */
+        }
         if (rc < 0) {
             return set_what(p, -rc, "seccomp rule fcntl");
         }

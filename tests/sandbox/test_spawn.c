@@ -646,9 +646,26 @@ static void test_cpu_limit(void **state)
 
 /* ---- precise errors ----------------------------------------------------------------------------------- */
 
-/* ELF64 little-endian: the offset of the PT_INTERP string, or 0. */
+/* ELF little-endian: the offset of the PT_INTERP string, or 0. */
 static size_t interp_offset(const uint8_t *e, size_t len)
 {
+    if (len >= 52 && e[4] == 1 && e[5] == 1) { /* ELF32 (armhf: the qemu-virt-a7 board) */
+        uint32_t phoff32;
+        memcpy(&phoff32, e + 28, 4);
+        uint16_t entsize, num;
+        memcpy(&entsize, e + 42, 2);
+        memcpy(&num, e + 44, 2);
+        for (unsigned i = 0; i < num; i++) {
+            const uint8_t *ph = e + phoff32 + (size_t)i * entsize;
+            uint32_t type, off;
+            memcpy(&type, ph, 4);
+            memcpy(&off, ph + 4, 4);
+            if (type == 3) {
+                return off;
+            }
+        }
+        return 0;
+    }
     if (len < 64 || e[4] != 2 || e[5] != 1) {
         return 0;
     }
