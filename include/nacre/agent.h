@@ -114,6 +114,9 @@ struct nacre_agent_config {
     nacre_agent_progress_fn progress; /**< may be NULL */
     void *progress_ctx;
     volatile int *stop;        /**< if not NULL, a non-zero value stops at the next wait */
+    const char *service_ca;    /**< https: PEM file of the CA(s) the service's TLS
+                                    certificate must chain to, or NULL for the system's
+                                    trust store; the certificate is always verified */
     /* ---- FOR TESTS ONLY ---- */
     int tamper_download;       /**< flip one byte of every received image, like an
                                     on-path attacker: the installer must refuse it */

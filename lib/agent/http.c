@@ -224,6 +224,13 @@ static int attempt(struct nacre_agent *a, const struct agent_http_request *req,
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    /* A device must know it talks to its own service: never skip TLS
+     * verification; a private service CA is given with service_ca. */
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (a->cfg.service_ca != NULL) {
+        curl_easy_setopt(c, CURLOPT_CAINFO, a->cfg.service_ca);
+    }
     curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)a->cfg.timeout_seconds);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 5L);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, resp->transport);

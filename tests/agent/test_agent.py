@@ -557,6 +557,51 @@ class AgentTest(unittest.TestCase):
         self.assertIn("dev-2", res.stdout)
 
 
+    def test_8_tls_service_certificate_is_verified(self):
+        """Over https the agent verifies the service's certificate: a private
+        CA is given with --service-ca; without it the connection is refused."""
+        key, cert = self.p("tls-key.pem"), self.p("tls-cert.pem")
+        subprocess.run([OPENSSL, "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert,
+                        "-days", "1", "-subj", "/CN=127.0.0.1",
+                        "-addext", "subjectAltName=IP:127.0.0.1"],
+                       check=True, capture_output=True)
+        other_key, other = self.p("tls-other-key.pem"), self.p("tls-other.pem")
+        subprocess.run([OPENSSL, "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-keyout", other_key, "-out", other,
+                        "-days", "1", "-subj", "/CN=127.0.0.1",
+                        "-addext", "subjectAltName=IP:127.0.0.1"],
+                       check=True, capture_output=True)
+        port = free_port()
+        proc = subprocess.Popen([SERVICE, "--data", self.p("tls-data"), "--listen",
+                                 "127.0.0.1:%d" % port, "--tls-cert", cert, "--tls-key", key],
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        try:
+            self.assertIn("https://127.0.0.1:", proc.stdout.readline())
+            d = self.p("tls-dev")
+            self.run_ok(["device", "provision", d, "--root-pub", self.root_pub])
+            self.run_ok(["device", "install", d, self.v1])
+            self.run_ok(["device", "boot", d])
+            url = "https://127.0.0.1:%d" % port
+            common = ["agent", "run", "--device", d, "--service", url, "--once",
+                      "--max-attempts", "1", "--backoff-cap", "1"]
+            # The right CA: TLS succeeds and the service answers (the device
+            # is not claimed there: not_found, a service error, not TLS).
+            res = self.nacre_run(common + ["--service-ca", cert])
+            self.assertEqual(res.returncode, 1, res.stderr)
+            self.assertIn("not_found", res.stderr)
+            # No CA (the system store) or another CA: the handshake is refused.
+            for extra in ([], ["--service-ca", other]):
+                res = self.nacre_run(common + extra)
+                self.assertEqual(res.returncode, 1, res.stderr)
+                self.assertNotIn("not_found", res.stderr)
+                self.assertRegex(res.stderr.lower(), "certificate|ssl|tls")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
+            proc.stdout.close()
+
+
 def main():
     global NACRE, SERVICE, OPENSSL
     args = sys.argv[1:]

@@ -43,6 +43,9 @@ static const char agent_usage[] =
     "  --max-attempts N      tries per request before the cycle gives up (default 8)\n"
     "  --chunk BYTES         bytes per Range request of a download (default 65536)\n"
     "  --component NAME      the component this device runs (default: any)\n"
+    "  --service-ca CA.pem   https: the CA the service's TLS certificate must chain\n"
+    "                        to (default: the system's trust store; the certificate\n"
+    "                        and host name are always verified)\n"
     "  --json                one JSON object per line: progress events, then a\n"
     "                        \"cycle\" object per cycle\n"
     "  -h, --help            show this help\n"
@@ -167,7 +170,7 @@ static int run_agent(int argc, char **argv)
 {
     enum {
         OPT_DEVICE = 256, OPT_SERVICE, OPT_ONCE, OPT_CYCLES, OPT_POLL, OPT_JSON, OPT_CAP,
-        OPT_ATTEMPTS, OPT_CHUNK, OPT_COMPONENT, OPT_TAMPER, OPT_STOP_AFTER,
+        OPT_ATTEMPTS, OPT_CHUNK, OPT_COMPONENT, OPT_TAMPER, OPT_STOP_AFTER, OPT_SERVICE_CA,
     };
     static const struct option opts[] = {
         {"device", required_argument, NULL, OPT_DEVICE},
@@ -180,6 +183,7 @@ static int run_agent(int argc, char **argv)
         {"max-attempts", required_argument, NULL, OPT_ATTEMPTS},
         {"chunk", required_argument, NULL, OPT_CHUNK},
         {"component", required_argument, NULL, OPT_COMPONENT},
+        {"service-ca", required_argument, NULL, OPT_SERVICE_CA},
         {"tamper-download", no_argument, NULL, OPT_TAMPER},
         {"stop-after-chunks", required_argument, NULL, OPT_STOP_AFTER},
         {"help", no_argument, NULL, 'h'},
@@ -202,6 +206,7 @@ static int run_agent(int argc, char **argv)
         case OPT_ONCE: cycles = 1; break;
         case OPT_JSON: json = 1; break;
         case OPT_COMPONENT: cfg.component = optarg; break;
+        case OPT_SERVICE_CA: cfg.service_ca = optarg; break;
         case OPT_TAMPER: cfg.tamper_download = 1; break;
         case OPT_CYCLES: target = &cycles; what = "--cycles"; break;
         case OPT_POLL: target = &poll; what = "--poll"; break;
