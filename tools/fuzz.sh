@@ -27,7 +27,7 @@ mkdir -p "$work"
 failed=0
 passed=0
 for target in unseal counters host_device keyfile image attest boot_state secmon manifest \
-    service_body service_range service_headers; do
+    service_body service_range service_headers service_evidence; do
   mkdir -p "$work/$target" "$build/findings/$target"
   cp fuzz/corpus/$target/* "$work/$target/"
   cp "$work/generated/$target/"* "$work/$target/" 2>/dev/null || true # no generator for every target

@@ -27,6 +27,19 @@ int api_image_path(int64_t tenant_id, const char *image_id, char *out, size_t ma
 
 /* ---- nonce ---- */
 
+static void nonce_mac(uint8_t mac[16], const uint8_t device[32], const uint8_t head[16])
+{
+    crypto_generichash_state gs;
+    crypto_generichash_init(&gs, svc.nonce_key, sizeof svc.nonce_key, 16);
+    crypto_generichash_update(&gs, device, 32);
+    crypto_generichash_update(&gs, head, 16);
+    crypto_generichash_final(&gs, mac, 16);
+}
+
+/*
+ * Stateless: nothing is stored when a nonce is issued, so no number of
+ * nonce requests for a device can displace the one it is about to use.
+ */
 static void nonce(struct svc_req *r, struct store *st)
 {
     char id[65];
@@ -35,43 +48,69 @@ static void nonce(struct svc_req *r, struct store *st)
         svc_reply_parse_error(r, &perr);
         return;
     }
-    struct st_device d;
-    enum store_status s = store_device_get(st, id, &d);
-    if (s != STORE_OK) {
-        if (s == STORE_NOT_FOUND) {
-            svc_error(r, 404, "not_found", NULL, "device %s is not claimed", id);
-        } else {
-            svc_internal(r);
-        }
-        return;
-    }
     uint64_t now = svc_now();
-    struct svc_nonce n;
-    randombytes_buf(n.nonce, sizeof n.nonce);
-    n.expires = (int64_t)(now + SVC_NONCE_TTL);
-    n.used = 0;
-    uint8_t key[32];
-    svc_hex_decode(id, key, sizeof key);
-    /* One outstanding nonce per device: a new one replaces the last. */
-    if (memtab_put(svc.nonces, key, &n, now) != 0) {
-        svc_internal(r);
-        return;
+    uint8_t device[32];
+    svc_hex_decode(id, device, sizeof device);
+    /* Devices are never unclaimed: one found claimed is not read again. */
+    if (!memtab_get(svc.claimed, device, NULL, now)) {
+        struct st_device d;
+        enum store_status s = store_device_get(st, id, &d);
+        if (s != STORE_OK) {
+            if (s == STORE_NOT_FOUND) {
+                svc_error(r, 404, "not_found", NULL, "device %s is not claimed", id);
+            } else {
+                svc_internal(r);
+            }
+            return;
+        }
+        (void)memtab_put(svc.claimed, device, NULL, now); /* a cache */
     }
-    char hex[65];
-    svc_hex_encode(n.nonce, 32, hex);
-    svc_reply(r, 200, json_pack("{s:s, s:I}", "nonce", hex, "expires_at", (json_int_t)n.expires));
+    uint64_t expires = now + svc.nonce_ttl;
+    uint8_t n[SVC_NONCE_BYTES];
+    randombytes_buf(n, 8);
+    for (int i = 0; i < 8; i++) {
+        n[8 + i] = (uint8_t)(expires >> (56 - 8 * i));
+    }
+    nonce_mac(n + 16, device, n);
+    char hex[2 * SVC_NONCE_BYTES + 1];
+    svc_hex_encode(n, sizeof n, hex);
+    svc_reply(r, 200, json_pack("{s:s, s:I}", "nonce", hex, "expires_at", (json_int_t)expires));
+}
+
+/* Whether n is a nonce this service issued to device and still valid:
+ * 0, or the failure bit (wrong nonce / expired / already used). */
+static uint32_t nonce_check(const uint8_t *n, size_t len, const char *device_id, uint64_t now)
+{
+    uint8_t device[32];
+    uint8_t mac[16];
+    if (len != SVC_NONCE_BYTES || svc_hex_decode(device_id, device, sizeof device) != 0) {
+        return NACRE_ATTEST_FAIL_NONCE;
+    }
+    nonce_mac(mac, device, n);
+    if (crypto_verify_16(mac, n + 16) != 0) {
+        return NACRE_ATTEST_FAIL_NONCE; /* not ours, or another device's */
+    }
+    uint64_t expires = 0;
+    for (int i = 0; i < 8; i++) {
+        expires = (expires << 8) | n[8 + i];
+    }
+    if (now > expires) {
+        return NACRE_ATTEST_FAIL_NONCE_EXPIRED;
+    }
+    if (expires > now + svc.nonce_ttl) {
+        return NACRE_ATTEST_FAIL_NONCE; /* cannot be: the key is per start */
+    }
+    if (memtab_get(svc.nonces_used, n, NULL, now)) {
+        return NACRE_ATTEST_FAIL_NONCE_REUSED;
+    }
+    return 0;
 }
 
 /* ---- attest ---- */
 
-struct refs_ctx {
-    struct nacre_attest_ref refs[64];
-    size_t n;
-};
-
 static int ref_row(void *ctx, const struct st_image *im)
 {
-    struct refs_ctx *c = ctx;
+    struct svc_refs *c = ctx;
     if (c->n == sizeof c->refs / sizeof c->refs[0]) {
         return 1;
     }
@@ -85,6 +124,34 @@ static int ref_row(void *ctx, const struct st_image *im)
     memcpy(ref->signer_id, im->signer_id, 32);
     ref->security_counter = im->security_counter;
     return 0;
+}
+
+/*
+ * The reference values of a group: the images of every deployment to it.
+ * Kept in memory while no deployment or image changes (the catalog epoch,
+ * read before the rows), so attestations, which write device rows only,
+ * do not read them again.
+ */
+static enum store_status group_refs(struct store *st, int64_t tenant_id, const char *group,
+                                    uint64_t now, struct svc_refs *refs)
+{
+    uint8_t key[32];
+    crypto_generichash_state gs;
+    crypto_generichash_init(&gs, NULL, 0, sizeof key);
+    crypto_generichash_update(&gs, (const uint8_t *)&tenant_id, sizeof tenant_id);
+    crypto_generichash_update(&gs, (const uint8_t *)group, strlen(group) + 1);
+    crypto_generichash_final(&gs, key, sizeof key);
+    uint64_t epoch = store_catalog_epoch();
+    if (memtab_get(svc.refs, key, refs, now) && refs->epoch == epoch) {
+        return STORE_OK;
+    }
+    refs->n = 0;
+    enum store_status s = store_group_images(st, tenant_id, group, ref_row, refs);
+    if (s == STORE_OK) {
+        refs->epoch = epoch;
+        (void)memtab_put(svc.refs, key, refs, now); /* a cache */
+    }
+    return s;
 }
 
 /*
@@ -102,7 +169,7 @@ static void attest(struct svc_req *r, struct store *st)
 {
     struct svc_req_attest *req = malloc(sizeof *req);
     struct nacre_attest_result *res = malloc(sizeof *res);
-    struct refs_ctx *refs = malloc(sizeof *refs);
+    struct svc_refs *refs = malloc(sizeof *refs);
     if (req == NULL || res == NULL || refs == NULL) {
         svc_internal(r);
         goto out;
@@ -127,27 +194,21 @@ static void attest(struct svc_req *r, struct store *st)
         goto out;
     }
     uint64_t now = svc_now();
-    /* Consume the device's nonce (single use) and hand it to libattest. */
-    uint8_t key[32];
-    svc_hex_decode(d.device_id, key, sizeof key);
-    struct svc_nonce n;
+    /* The nonce the evidence claims: one this service issued to this device,
+     * unexpired and unused? libattest then requires exactly it. */
+    uint8_t n[NACRE_ATTEST_NONCE_MAX];
+    size_t n_len = 0;
     uint32_t nonce_fail = 0;
-    if (!memtab_get(svc.nonces, key, &n, now)) {
-        randombytes_buf(n.nonce, sizeof n.nonce); /* matches nothing: "nonce" failure */
+    if (svc_evidence_nonce(req->evidence, req->evidence_len, n, sizeof n, &n_len) != 0 ||
+        n_len < NACRE_ATTEST_NONCE_MIN) {
+        randombytes_buf(n, SVC_NONCE_BYTES); /* matches nothing: "nonce" failure */
+        n_len = SVC_NONCE_BYTES;
         nonce_fail = NACRE_ATTEST_FAIL_NONCE;
     } else {
-        if (n.used) {
-            nonce_fail = NACRE_ATTEST_FAIL_NONCE_REUSED;
-        } else if ((int64_t)now > n.expires) {
-            nonce_fail = NACRE_ATTEST_FAIL_NONCE_EXPIRED;
-        }
-        struct svc_nonce used = n;
-        used.used = 1;
-        memtab_put(svc.nonces, key, &used, now);
+        nonce_fail = nonce_check(n, n_len, d.device_id, now);
     }
     refs->n = 0;
-    if (d.group[0] != '\0' && store_group_images(st, d.tenant_id, d.group, ref_row, refs) !=
-                                  STORE_OK) {
+    if (d.group[0] != '\0' && group_refs(st, d.tenant_id, d.group, now, refs) != STORE_OK) {
         svc_internal(r);
         goto out;
     }
@@ -158,8 +219,8 @@ static void attest(struct svc_req *r, struct store *st)
     }
     struct nacre_attest_policy policy = {
         .device_id_pk = d.pk,
-        .nonce = n.nonce,
-        .nonce_len = sizeof n.nonce,
+        .nonce = n,
+        .nonce_len = n_len,
         .nonce_store = NULL,
         .now = now,
         .refs = refs->refs,
@@ -174,6 +235,28 @@ static void attest(struct svc_req *r, struct store *st)
     }
     if (nonce_fail != 0) {
         failures = (failures & ~(uint32_t)NACRE_ATTEST_FAIL_NONCE) | nonce_fail;
+    } else if ((failures & FORGERY_FAILURES) == 0) {
+        /* Evidence the device signed for this nonce uses it up (garbage that
+         * merely quotes a nonce does not). Atomic: of two concurrent uses,
+         * one finds the other's entry. */
+        int64_t until = (int64_t)(now + svc.nonce_ttl);
+        int added = memtab_add(svc.nonces_used, n, &until, now);
+        if (added == -2) {
+            char ra[24];
+            snprintf(ra, sizeof ra, "%" PRIu64, memtab_next_expiry(svc.nonces_used, now));
+            svc_error(r, 503, "busy", NULL, "too many attestations in flight; retry later");
+            if (r->resp != NULL) {
+                MHD_add_response_header(r->resp, "Retry-After", ra);
+            }
+            goto out;
+        }
+        if (added < 0) {
+            svc_internal(r);
+            goto out;
+        }
+        if (added == 0) {
+            failures |= NACRE_ATTEST_FAIL_NONCE_REUSED;
+        }
     }
     if (failures != 0) {
         json_t *names = json_array();
@@ -215,6 +298,8 @@ static void attest(struct svc_req *r, struct store *st)
         svc_internal(r);
         goto out;
     }
+    /* The device will send this certificate as Client-Cert: its first
+     * signed request then needs no X.509 check (the key is the header text). */
     struct svc_cert c;
     memset(&c, 0, sizeof c);
     c.tenant_id = d.tenant_id;
@@ -222,7 +307,15 @@ static void attest(struct svc_req *r, struct store *st)
     c.not_after = expires;
     memcpy(c.device_id, d.device_id, 65);
     memcpy(c.pk, res->alias_pk, 32);
-    memtab_put(svc.certs, hash, &c, now);
+    memcpy(c.der_hash, hash, 32);
+    char *header = malloc(NACRE_CA_PEM_MAX);
+    if (header != NULL &&
+        nacre_httpsig_client_cert_format(der, der_len, header, NACRE_CA_PEM_MAX) == 0) {
+        uint8_t hkey[32];
+        crypto_generichash(hkey, sizeof hkey, (const uint8_t *)header, strlen(header), NULL, 0);
+        (void)memtab_put(svc.certs, hkey, &c, now); /* a cache */
+    }
+    free(header);
     svc_reply(r, 200, json_pack("{s:s, s:s, s:I}", "certificate", pem, "ca_certificate",
                                 ca->ca_pem, "expires_at", (json_int_t)expires));
 out:
@@ -247,22 +340,86 @@ static int64_t absdiff(int64_t a, int64_t b)
     return a > b ? a - b : b - a;
 }
 
-/* Check the signed request; on success *d is the device that sent it. */
-static int authenticate_device(struct svc_req *r, struct store *st, struct st_device *d)
+/* The deployment offering an update to d now (0), or 1 if none. */
+static int offered_update(struct store *st, const struct st_device *d, struct st_deployment *dep,
+                          struct st_offer *offer)
+{
+    if (rollout_current_offer(st, d, dep, offer) != 0) {
+        return 1;
+    }
+    if (strcmp(dep->state, "rolling") != 0 && strcmp(dep->state, "done") != 0) {
+        return 1; /* halted: offers nothing until resumed */
+    }
+    return 0;
+}
+
+/*
+ * The device's view (service.h): from memory while no write has moved the
+ * store epoch since it was read, else from the database (device, current
+ * deployment, offer, image) and kept. The epoch is read before the rows, so
+ * a view filled while a write commits is already stale when it is stored.
+ */
+static enum store_status device_view(struct store *st, const char *device_id, uint64_t now,
+                                     struct svc_view *v)
+{
+    uint8_t key[32];
+    if (svc_hex_decode(device_id, key, sizeof key) != 0) {
+        return STORE_NOT_FOUND;
+    }
+    uint64_t epoch = store_epoch();
+    if (memtab_get(svc.views, key, v, now) && v->epoch == epoch) {
+        return STORE_OK;
+    }
+    memset(v, 0, sizeof *v);
+    enum store_status s = store_device_get(st, device_id, &v->d);
+    if (s != STORE_OK) {
+        return s;
+    }
+    struct st_deployment dep;
+    struct st_offer offer;
+    struct st_image im;
+    memset(&dep, 0, sizeof dep);
+    memset(&offer, 0, sizeof offer);
+    snprintf(v->update, sizeof v->update, "{\"update\":null}");
+    if (offered_update(st, &v->d, &dep, &offer) == 0 && strcmp(offer.status, "offered") == 0) {
+        if (store_image_get(st, v->d.tenant_id, dep.image_id, &im) != STORE_OK) {
+            v->update_error = 1;
+        } else {
+            char url[128];
+            snprintf(url, sizeof url, "/v1/device/images/%s", im.image_id);
+            json_t *j = json_pack("{s:{s:I, s:s, s:s, s:I, s:s}}", "update", "deployment_id",
+                                  (json_int_t)dep.id, "image_id", im.image_id, "version",
+                                  im.version, "size", (json_int_t)im.size, "url", url);
+            char *text = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+            json_decref(j);
+            if (text == NULL || strlen(text) >= sizeof v->update) {
+                free(text);
+                return STORE_ERROR;
+            }
+            memcpy(v->update, text, strlen(text) + 1);
+            free(text);
+        }
+    }
+    v->epoch = epoch;
+    (void)memtab_put(svc.views, key, v, now); /* a cache: if full, the next request reads again */
+    return STORE_OK;
+}
+
+/* Check the signed request; on success *v is the view of the device that sent it. */
+static int authenticate_device(struct svc_req *r, struct store *st, struct svc_view *v)
 {
     const char *date = svc_header(r, "Date");
     const char *digest = svc_header(r, "Content-Digest");
+    const char *client_cert = svc_header(r, "Client-Cert");
     struct svc_signed_headers *h = &r->sig;
-    if (svc_parse_signed_headers(date, digest, svc_header(r, "Client-Cert"),
-                                 svc_header(r, "Signature-Input"), svc_header(r, "Signature"),
-                                 h) != 0) {
+    if (client_cert == NULL ||
+        svc_parse_signed_fields(date, digest, svc_header(r, "Signature-Input"),
+                                svc_header(r, "Signature"), h) != 0) {
         return fail401(r, "bad_signature",
                        "Date, Content-Digest, Client-Cert, Signature-Input and Signature are"
                        " required and must be well formed");
     }
     const struct nacre_httpsig_params *params = &h->params;
-    const uint8_t *cert = h->cert;
-    size_t cert_len = h->cert_len;
     if (svc_has_query(r)) {
         return fail401(r, "bad_signature", "device requests take no query string");
     }
@@ -272,11 +429,21 @@ static int authenticate_device(struct svc_req *r, struct store *st, struct st_de
         return fail401(r, "bad_signature", "the body does not match Content-Digest");
     }
     uint64_t now = svc_now();
-    uint8_t hash[32];
-    crypto_hash_sha256(hash, cert, cert_len);
+    /* Certificates already verified are found by the hash of the header's
+     * text, before any base64 decoding: the same bytes are the same DER. */
+    uint8_t hkey[32];
+    crypto_generichash(hkey, sizeof hkey, (const uint8_t *)client_cert, strlen(client_cert), NULL,
+                       0);
     struct svc_cert c;
-    if (!memtab_get(svc.certs, hash, &c, now)) {
+    if (!memtab_get(svc.certs, hkey, &c, now)) {
         /* Not seen yet: the full X.509 check against the CA of the device's tenant. */
+        if (svc_parse_client_cert(client_cert, h) != 0) {
+            return fail401(r, "bad_signature",
+                           "Date, Content-Digest, Client-Cert, Signature-Input and Signature are"
+                           " required and must be well formed");
+        }
+        const uint8_t *cert = h->cert;
+        size_t cert_len = h->cert_len;
         struct nacre_ca_cert_info info;
         if (nacre_ca_cert_info(cert, cert_len, &info) != NACRE_CA_OK ||
             !svc_id_valid(info.subject_cn)) {
@@ -305,20 +472,22 @@ static int authenticate_device(struct svc_req *r, struct store *st, struct st_de
         c.tenant_id = owner.tenant_id;
         c.not_before = (int64_t)info.not_before;
         c.not_after = (int64_t)info.not_after;
-        memtab_put(svc.certs, hash, &c, now);
+        crypto_hash_sha256(c.der_hash, cert, cert_len);
+        (void)memtab_put(svc.certs, hkey, &c, now); /* a cache */
     }
     if ((int64_t)now > c.not_after || (int64_t)now < c.not_before) {
         return fail401(r, "certificate_expired", "the certificate has expired");
     }
-    enum store_status s = store_device_get(st, c.device_id, d);
+    enum store_status s = device_view(st, c.device_id, now, v);
     if (s == STORE_ERROR) {
         svc_internal(r);
         return -1;
     }
+    const struct st_device *d = &v->d;
     if (s != STORE_OK || d->tenant_id != c.tenant_id) {
         return fail401(r, "bad_certificate", "the certificate's device is not claimed");
     }
-    if (!d->quarantined && (!d->has_cert || sodium_memcmp(d->cert_hash, hash, 32) != 0)) {
+    if (!d->quarantined && (!d->has_cert || sodium_memcmp(d->cert_hash, c.der_hash, 32) != 0)) {
         return fail401(r, "certificate_revoked", "the certificate has been revoked");
     }
     if (strcmp(params->keyid, c.device_id) != 0) {
@@ -340,6 +509,18 @@ static int authenticate_device(struct svc_req *r, struct store *st, struct st_de
     crypto_generichash_update(&gs, (const uint8_t *)params->nonce, strlen(params->nonce));
     crypto_generichash_final(&gs, rkey, sizeof rkey);
     int added = memtab_add(svc.replay, rkey, NULL, now);
+    if (added == -2) {
+        /* The replay cache is full: forgetting entries would reopen replays,
+         * so refuse until its oldest generation expires. */
+        char ra[24];
+        snprintf(ra, sizeof ra, "%" PRIu64, memtab_next_expiry(svc.replay, now));
+        svc_error(r, 503, "busy", NULL, "too many signed requests in the replay window;"
+                                        " retry later");
+        if (r->resp != NULL) {
+            MHD_add_response_header(r->resp, "Retry-After", ra);
+        }
+        return -1;
+    }
     if (added < 0) {
         svc_internal(r);
         return -1;
@@ -357,40 +538,13 @@ static int authenticate_device(struct svc_req *r, struct store *st, struct st_de
 
 /* ---- update check and download ---- */
 
-/* The deployment offering an update to d now (0), or 1 if none. */
-static int offered_update(struct store *st, const struct st_device *d, struct st_deployment *dep,
-                          struct st_offer *offer)
+static void update_check(struct svc_req *r, const struct svc_view *v)
 {
-    if (rollout_current_offer(st, d, dep, offer) != 0) {
-        return 1;
-    }
-    if (strcmp(dep->state, "rolling") != 0 && strcmp(dep->state, "done") != 0) {
-        return 1; /* halted: offers nothing until resumed */
-    }
-    return 0;
-}
-
-static void update_check(struct svc_req *r, struct store *st, const struct st_device *d)
-{
-    struct st_deployment dep;
-    struct st_offer offer;
-    memset(&dep, 0, sizeof dep);
-    memset(&offer, 0, sizeof offer);
-    int offered = offered_update(st, d, &dep, &offer) == 0 && strcmp(offer.status, "offered") == 0;
-    if (!offered) {
-        svc_reply(r, 200, json_pack("{s:n}", "update"));
-        return;
-    }
-    struct st_image im;
-    if (store_image_get(st, d->tenant_id, dep.image_id, &im) != STORE_OK) {
+    if (v->update_error) {
         svc_internal(r);
         return;
     }
-    char url[128];
-    snprintf(url, sizeof url, "/v1/device/images/%s", im.image_id);
-    svc_reply(r, 200, json_pack("{s:{s:I, s:s, s:s, s:I, s:s}}", "update", "deployment_id",
-                                (json_int_t)dep.id, "image_id", im.image_id, "version",
-                                im.version, "size", (json_int_t)im.size, "url", url));
+    svc_reply_text(r, 200, v->update);
 }
 
 static void download(struct svc_req *r, struct store *st, const struct st_device *d,
@@ -571,40 +725,65 @@ static void event_threats(struct store *st, const struct st_device *d, const str
     }
 }
 
+static void events_finish(struct svc_req *r, struct store *st)
+{
+    struct svc_ingest *job = r->ingest;
+    if (job->status != STORE_OK || st == NULL) {
+        svc_internal(r); /* nothing acknowledged: the device sends them again */
+        return;
+    }
+    for (size_t i = 0; i < job->b.n; i++) {
+        if (job->inserted[i]) {
+            event_threats(st, &job->d, &job->evs[i]);
+        }
+    }
+    svc_reply(r, 200, json_pack("{s:I, s:o}", "accepted", (json_int_t)job->b.accepted,
+                                "last_seq", job->b.last_seq >= 0 ? json_integer(job->b.last_seq)
+                                                                 : json_null()));
+}
+
+void api_device_events_done(struct svc_req *r)
+{
+    events_finish(r, svc_store());
+}
+
 static void events_upload(struct svc_req *r, struct store *st, const struct st_device *d)
 {
-    struct svc_event *evs = malloc(SVC_EVENTS_MAX * sizeof *evs);
-    int *inserted = calloc(SVC_EVENTS_MAX, sizeof *inserted);
+    struct svc_ingest *job = calloc(1, sizeof *job);
     size_t n = 0;
     struct svc_perr perr;
-    if (evs == NULL || inserted == NULL) {
+    if (job == NULL || (job->evs = malloc(SVC_EVENTS_MAX * sizeof *job->evs)) == NULL ||
+        (job->inserted = calloc(SVC_EVENTS_MAX, sizeof *job->inserted)) == NULL) {
+        ingest_free(job);
         svc_internal(r);
-    } else if (svc_parse_events(r->body, r->len, evs, &n, &perr) != 0) {
+        return;
+    }
+    if (svc_parse_events(r->body, r->len, job->evs, &n, &perr) != 0) {
         if (strcmp(perr.field, "events") == 0 && strcmp(perr.code, "invalid_field") == 0) {
             svc_error(r, 400, "invalid_field", NULL, "invalid field: events (at most %u)",
                       SVC_EVENTS_MAX);
         } else {
             svc_reply_parse_error(r, &perr);
         }
-    } else {
-        int64_t accepted = 0;
-        int64_t last_seq = -1;
-        if (store_events_insert(st, d->tenant_id, d->device_id, d->version, evs, n,
-                                (int64_t)svc_now(), inserted, &accepted, &last_seq) != STORE_OK) {
-            svc_internal(r); /* nothing acknowledged: the device sends them again */
-        } else {
-            for (size_t i = 0; i < n; i++) {
-                if (inserted[i]) {
-                    event_threats(st, d, &evs[i]);
-                }
-            }
-            svc_reply(r, 200, json_pack("{s:I, s:o}", "accepted", (json_int_t)accepted,
-                                        "last_seq", last_seq >= 0 ? json_integer(last_seq)
-                                                                  : json_null()));
-        }
+        ingest_free(job);
+        return;
     }
-    free(evs);
-    free(inserted);
+    job->d = *d;
+    job->b.tenant_id = d->tenant_id;
+    job->b.device_id = job->d.device_id;
+    job->b.version = job->d.version;
+    job->b.evs = job->evs;
+    job->b.n = n;
+    job->b.now = (int64_t)svc_now();
+    job->b.inserted = job->inserted;
+    job->status = STORE_ERROR;
+    r->ingest = job; /* freed with r */
+    if (ingest_submit(r, job) == 0) {
+        return; /* suspended; the reply is api_device_events_done's */
+    }
+    job->status = store_events_insert_batches(st, &job->b, 1);
+    job->done = 1;
+    events_finish(r, st);
 }
 
 void api_device(struct svc_req *r, char **segs, size_t n)
@@ -638,17 +817,21 @@ void api_device(struct svc_req *r, char **segs, size_t n)
         attest(r, st);
         return;
     }
-    struct st_device d;
-    if (authenticate_device(r, st, &d) != 0) {
+    struct svc_view *v = malloc(sizeof *v);
+    if (v == NULL) {
+        svc_internal(r);
         return;
     }
-    if (strcmp(what, "update") == 0) {
-        update_check(r, st, &d);
-    } else if (strcmp(what, "images") == 0) {
-        download(r, st, &d, segs[1]);
-    } else if (strcmp(what, "install-report") == 0) {
-        install_report(r, st, &d);
-    } else {
-        events_upload(r, st, &d);
+    if (authenticate_device(r, st, v) == 0) {
+        if (strcmp(what, "update") == 0) {
+            update_check(r, v);
+        } else if (strcmp(what, "images") == 0) {
+            download(r, st, &v->d, segs[1]);
+        } else if (strcmp(what, "install-report") == 0) {
+            install_report(r, st, &v->d);
+        } else {
+            events_upload(r, st, &v->d);
+        }
     }
+    free(v);
 }

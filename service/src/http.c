@@ -1,18 +1,23 @@
 /*
- * http.c - nacre-service on libmicrohttpd: the daemon (epoll, a thread pool
- * of one thread per CPU, connection limits and timeouts), request bodies and
+ * http.c - nacre-service on libmicrohttpd: the listening socket and one
+ * worker daemon per CPU (each its own epoll thread; the main thread accepts
+ * and hands each connection to the least busy worker), connection limits
+ * and timeouts, request bodies and
  * their limits, routing, JSON replies, the embedded dashboard, and the
  * per-thread database connections, tenant CA cache and last_seen queue.
  */
+#define _GNU_SOURCE /* accept4 */
 #include "service.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -297,6 +302,19 @@ void svc_reply(struct svc_req *r, unsigned status, json_t *body)
     r->status = status;
 }
 
+void svc_reply_text(struct svc_req *r, unsigned status, const char *json)
+{
+    if (r->resp != NULL) {
+        MHD_destroy_response(r->resp);
+    }
+    r->resp = MHD_create_response_from_buffer(strlen(json), (void *)json, MHD_RESPMEM_MUST_COPY);
+    if (r->resp != NULL) {
+        MHD_add_response_header(r->resp, "Content-Type", "application/json");
+        add_common_headers(r->resp);
+    }
+    r->status = status;
+}
+
 void svc_error(struct svc_req *r, unsigned status, const char *code, json_t *extra,
                const char *fmt, ...)
 {
@@ -511,6 +529,15 @@ static MHD_Result_t handler(void *cls, struct MHD_Connection *conn, const char *
         r->body[r->len] = '\0';
         return MHD_YES;
     }
+    if (r->suspended) {
+        /* Resumed after the group commit of its events (only then). */
+        r->suspended = 0;
+        api_device_events_done(r);
+        if (r->resp == NULL) {
+            svc_internal(r);
+        }
+        return queue(r);
+    }
     if (r->too_large) {
         if (r->resp == NULL && r->status == 0) {
             reply_too_large(r);
@@ -525,6 +552,11 @@ static MHD_Result_t handler(void *cls, struct MHD_Connection *conn, const char *
         }
     }
     route(r);
+    if (r->suspended) {
+        /* Suspended until its events are committed; the committer may have
+         * resumed it already, and the reply goes out on the next call. */
+        return MHD_YES;
+    }
     if (r->resp == NULL) {
         svc_internal(r);
     }
@@ -542,6 +574,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         if (r->resp != NULL) {
             MHD_destroy_response(r->resp);
         }
+        ingest_free(r->ingest);
         free(r->body);
         free(r);
         *con_cls = NULL;
@@ -578,12 +611,111 @@ static char *read_text_file(const char *path)
 int http_run(const struct sockaddr_in *addr, const char *tls_cert, const char *tls_key,
              volatile sig_atomic_t *stop);
 
+/*
+ * Connections are accepted here, by the main thread, and handed to the
+ * worker daemon (one per CPU, each its own epoll thread) that has the
+ * fewest. libmicrohttpd's own thread pool lets every worker accept from the
+ * shared listening socket, and a worker accepts up to 10 connections per
+ * wake-up: connections that open at once all landed on one worker, which
+ * then served them alone while the other CPU idled (bench_service --burst).
+ */
+#define WORKERS_MAX 64u
+
+/*
+ * A worker's connections, counted here: libmicrohttpd's own count
+ * (MHD_DAEMON_INFO_CURRENT_CONNECTIONS) only moves once the worker thread
+ * has taken a connection in, so connections accepted in one burst would all
+ * see 0 and go to the same worker. `handed` counts connections given to the
+ * worker that it has not started yet, `live` those it serves.
+ */
+struct worker_load {
+    _Atomic unsigned handed;
+    _Atomic unsigned live;
+};
+static struct worker_load loads[WORKERS_MAX];
+
+static void notify_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                              enum MHD_ConnectionNotificationCode code)
+{
+    struct worker_load *w = cls;
+    (void)conn;
+    (void)socket_context;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        w->live++;
+        if (w->handed > 0) {
+            w->handed--;
+        }
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED && w->live > 0) {
+        w->live--;
+    }
+}
+
+static struct MHD_Daemon *start_worker(unsigned flags, struct worker_load *w, const char *cert,
+                                       const char *key)
+{
+    if (cert != NULL) {
+        return MHD_start_daemon(flags, 0, NULL, NULL, handler, NULL,
+                                MHD_OPTION_CONNECTION_LIMIT, SVC_CONNECTIONS_MAX,
+                                MHD_OPTION_CONNECTION_TIMEOUT, SVC_TIMEOUT_SECONDS,
+                                MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
+                                MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+                                MHD_OPTION_NOTIFY_CONNECTION, notify_connection, w,
+                                MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL,
+                                MHD_OPTION_HTTPS_MEM_CERT, cert,
+                                MHD_OPTION_HTTPS_MEM_KEY, key,
+                                MHD_OPTION_END);
+    }
+    return MHD_start_daemon(flags, 0, NULL, NULL, handler, NULL,
+                            MHD_OPTION_CONNECTION_LIMIT, SVC_CONNECTIONS_MAX,
+                            MHD_OPTION_CONNECTION_TIMEOUT, SVC_TIMEOUT_SECONDS,
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
+                            MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+                            MHD_OPTION_NOTIFY_CONNECTION, notify_connection, w,
+                            MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL,
+                            MHD_OPTION_END);
+}
+
+/* Accept every pending connection; each goes to the least busy worker. */
+static void accept_pending(int lfd, struct MHD_Daemon **workers, unsigned n)
+{
+    for (;;) {
+        struct sockaddr_in peer;
+        socklen_t plen = sizeof peer;
+        int fd = accept4(lfd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            return; /* EAGAIN: none left; anything else: the client went away */
+        }
+        unsigned best = 0;
+        unsigned best_n = UINT32_MAX;
+        unsigned total = 0;
+        for (unsigned i = 0; i < n; i++) {
+            unsigned c = loads[i].handed + loads[i].live;
+            total += c;
+            if (c < best_n) {
+                best_n = c;
+                best = i;
+            }
+        }
+        if (total >= SVC_CONNECTIONS_MAX) {
+            close(fd); /* the service-wide connection limit */
+            continue;
+        }
+        loads[best].handed++;
+        /* On failure libmicrohttpd closes fd itself. */
+        if (MHD_add_connection(workers[best], fd, (const struct sockaddr *)&peer, plen) !=
+            MHD_YES) {
+            loads[best].handed--;
+        }
+    }
+}
+
 int http_run(const struct sockaddr_in *addr, const char *tls_cert, const char *tls_key,
              volatile sig_atomic_t *stop)
 {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    unsigned threads = cpus > 0 && cpus < 64 ? (unsigned)cpus : 2u;
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+    unsigned threads = cpus > 0 && cpus < (long)WORKERS_MAX ? (unsigned)cpus : 2u;
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC |
+                     MHD_USE_NO_LISTEN_SOCKET | MHD_ALLOW_SUSPEND_RESUME;
     char *cert = NULL;
     char *key = NULL;
     if (tls_cert != NULL) {
@@ -601,60 +733,80 @@ int http_run(const struct sockaddr_in *addr, const char *tls_cert, const char *t
         }
         flags |= MHD_USE_TLS;
     }
-    struct MHD_Daemon *d;
-    if (cert != NULL) {
-        d = MHD_start_daemon(flags, 0, NULL, NULL, handler, NULL,
-                             MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)addr,
-                             MHD_OPTION_THREAD_POOL_SIZE, threads,
-                             MHD_OPTION_CONNECTION_LIMIT, SVC_CONNECTIONS_MAX,
-                             MHD_OPTION_CONNECTION_TIMEOUT, SVC_TIMEOUT_SECONDS,
-                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
-                             MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-                             MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL,
-                             MHD_OPTION_HTTPS_MEM_CERT, cert,
-                             MHD_OPTION_HTTPS_MEM_KEY, key,
-                             MHD_OPTION_END);
-    } else {
-        d = MHD_start_daemon(flags, 0, NULL, NULL, handler, NULL,
-                             MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)addr,
-                             MHD_OPTION_THREAD_POOL_SIZE, threads,
-                             MHD_OPTION_CONNECTION_LIMIT, SVC_CONNECTIONS_MAX,
-                             MHD_OPTION_CONNECTION_TIMEOUT, SVC_TIMEOUT_SECONDS,
-                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
-                             MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-                             MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL,
-                             MHD_OPTION_END);
-    }
-    if (d == NULL) {
-        char host[INET_ADDRSTRLEN] = "?";
-        inet_ntop(AF_INET, &addr->sin_addr, host, sizeof host);
+    char host[INET_ADDRSTRLEN] = "?";
+    inet_ntop(AF_INET, &addr->sin_addr, host, sizeof host);
+    int one = 1;
+    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (lfd < 0 || setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        bind(lfd, (const struct sockaddr *)addr, sizeof *addr) != 0 ||
+        listen(lfd, (int)SVC_CONNECTIONS_MAX * 2) != 0) {
         fprintf(stderr, "nacre-service: cannot listen on %s:%u (in use, or not an address of"
                         " this host)\n", host, (unsigned)ntohs(addr->sin_port));
+        if (lfd >= 0) {
+            close(lfd);
+        }
         free(cert);
         free(key);
         return 1;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-    unsigned port = info != NULL ? info->port : ntohs(addr->sin_port);
-    char host[INET_ADDRSTRLEN] = "?";
-    inet_ntop(AF_INET, &addr->sin_addr, host, sizeof host);
+    struct sockaddr_in bound;
+    socklen_t blen = sizeof bound;
+    unsigned port = getsockname(lfd, (struct sockaddr *)&bound, &blen) == 0
+                        ? ntohs(bound.sin_port)
+                        : ntohs(addr->sin_port);
+    struct MHD_Daemon *workers[WORKERS_MAX];
+    unsigned nworkers = 0;
+    for (; nworkers < threads; nworkers++) {
+        workers[nworkers] = start_worker(flags, &loads[nworkers], cert, key);
+        if (workers[nworkers] == NULL) {
+            break;
+        }
+    }
+    if (nworkers < threads) {
+        fprintf(stderr, "nacre-service: cannot start the HTTP workers\n");
+        for (unsigned i = 0; i < nworkers; i++) {
+            MHD_stop_daemon(workers[i]);
+        }
+        close(lfd);
+        free(cert);
+        free(key);
+        return 1;
+    }
+    if (ingest_start() != 0) {
+        fprintf(stderr, "nacre-service: cannot start the event committer\n");
+        for (unsigned i = 0; i < nworkers; i++) {
+            MHD_stop_daemon(workers[i]);
+        }
+        close(lfd);
+        free(cert);
+        free(key);
+        return 1;
+    }
     printf("nacre-service: listening on %s://%s:%u (%u threads)\n", cert != NULL ? "https" : "http",
            host, port, threads);
     fflush(stdout);
 
-    unsigned ticks = 0;
+    struct timespec last_flush;
+    clock_gettime(CLOCK_MONOTONIC, &last_flush);
     while (!*stop) {
-        struct timespec ts = {0, 100 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-        if (++ticks % 20 == 0) {
+        struct pollfd pfd = {.fd = lfd, .events = POLLIN, .revents = 0};
+        if (poll(&pfd, 1, 100) > 0 && (pfd.revents & POLLIN) != 0) {
+            accept_pending(lfd, workers, nworkers);
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        if (ts.tv_sec - last_flush.tv_sec >= 2) {
             svc_flush_touches();
+            last_flush = ts;
         }
     }
-    /* Stop accepting, finish the requests in flight, then close the database. */
-    MHD_socket s = MHD_quiesce_daemon(d);
-    MHD_stop_daemon(d);
-    if (s != MHD_INVALID_SOCKET) {
-        close(s);
+    /* Stop accepting, commit the queued events and resume their connections
+     * (libmicrohttpd must not stop with connections suspended), finish the
+     * requests in flight, then close the database. */
+    close(lfd);
+    ingest_stop();
+    for (unsigned i = 0; i < nworkers; i++) {
+        MHD_stop_daemon(workers[i]);
     }
     free(cert);
     free(key);

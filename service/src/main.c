@@ -38,6 +38,11 @@ static const char USAGE[] =
     "                      (port 0: any free port; the chosen one is printed)\n"
     "  --tls-cert CERT     serve HTTPS with this PEM certificate (with --tls-key)\n"
     "  --tls-key KEY       the PEM private key of --tls-cert\n"
+    "  --nonce-ttl S       attestation nonces expire after S seconds (1-3600; 60)\n"
+    "  --replay-max N      signed requests remembered against replay, at most N\n"
+    "                      (48 bytes each; 4194304); when full: 503\n"
+    "  --nonces-used-max N used attestation nonces remembered until they expire\n"
+    "                      (1048576); when full: 503\n"
     "  -h, --help          show this help\n"
     "\n"
     "On first start DIR/admin.token (mode 0600) holds the service-admin token.\n"
@@ -57,6 +62,21 @@ static int usage_error(const char *msg, const char *arg)
     fprintf(stderr, "nacre-service: %s%s%s\nsee 'nacre-service --help'\n", msg,
             arg != NULL ? ": " : "", arg != NULL ? arg : "");
     return 2;
+}
+
+static int parse_count(const char *s, unsigned long long *out)
+{
+    char *end = NULL;
+    if (s[0] < '0' || s[0] > '9') {
+        return -1;
+    }
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v > ((unsigned long long)1 << 40)) {
+        return -1;
+    }
+    *out = v;
+    return 0;
 }
 
 static int parse_listen(const char *s, struct sockaddr_in *out)
@@ -152,6 +172,9 @@ int main(int argc, char **argv)
     const char *listen_arg = NULL;
     const char *tls_cert = NULL;
     const char *tls_key = NULL;
+    const char *ttl_arg = NULL;
+    const char *replay_arg = NULL;
+    const char *used_arg = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -167,6 +190,12 @@ int main(int argc, char **argv)
             slot = &tls_cert;
         } else if (strcmp(a, "--tls-key") == 0) {
             slot = &tls_key;
+        } else if (strcmp(a, "--nonce-ttl") == 0) {
+            slot = &ttl_arg;
+        } else if (strcmp(a, "--replay-max") == 0) {
+            slot = &replay_arg;
+        } else if (strcmp(a, "--nonces-used-max") == 0) {
+            slot = &used_arg;
         } else {
             return usage_error("unknown argument", a);
         }
@@ -184,6 +213,16 @@ int main(int argc, char **argv)
     if ((tls_cert == NULL) != (tls_key == NULL)) {
         return usage_error("--tls-cert and --tls-key go together", NULL);
     }
+    unsigned long long ttl = SVC_NONCE_TTL;
+    unsigned long long replay_max = SVC_REPLAY_MAX;
+    unsigned long long used_max = SVC_NONCES_USED_MAX;
+    if ((ttl_arg != NULL && (parse_count(ttl_arg, &ttl) != 0 || ttl < 1 || ttl > 3600)) ||
+        (replay_arg != NULL && (parse_count(replay_arg, &replay_max) != 0 || replay_max < 1)) ||
+        (used_arg != NULL && (parse_count(used_arg, &used_max) != 0 || used_max < 1))) {
+        return usage_error("--nonce-ttl takes 1-3600 seconds, --replay-max and"
+                           " --nonces-used-max a positive count", NULL);
+    }
+    svc.nonce_ttl = (uint64_t)ttl;
     struct sockaddr_in addr;
     if (parse_listen(listen_arg, &addr) != 0) {
         return usage_error("--listen wants an IPv4 ADDR:PORT such as 127.0.0.1:8443, not",
@@ -219,14 +258,25 @@ int main(int argc, char **argv)
     svc.started_at = svc_now();
     pthread_mutex_init(&svc.lock, NULL);
     pthread_mutex_init(&svc.rollout_lock, NULL);
-    svc.nonces = memtab_new(sizeof(struct svc_nonce), SVC_NONCE_TTL, 16, svc.started_at);
+    randombytes_buf(svc.nonce_key, sizeof svc.nonce_key);
+    /* A used nonce is kept at least nonce_ttl seconds: until it expires. */
+    svc.nonces_used = memtab_new(sizeof(int64_t), svc.nonce_ttl, 16, svc.started_at);
     svc.replay = memtab_new(0, SVC_REPLAY_WINDOW, 20, svc.started_at);
     svc.certs = memtab_new(sizeof(struct svc_cert), 3600, 16, svc.started_at);
+    svc.views = memtab_new(sizeof(struct svc_view), 600, 16, svc.started_at);
+    svc.refs = memtab_new(sizeof(struct svc_refs), 600, 10, svc.started_at);
+    svc.claimed = memtab_new(0, 600, 16, svc.started_at);
     svc.seen = memtab_new(sizeof(int64_t), 60, 16, svc.started_at);
-    if (svc.nonces == NULL || svc.replay == NULL || svc.certs == NULL || svc.seen == NULL) {
+    if (svc.nonces_used == NULL || svc.replay == NULL || svc.certs == NULL || svc.views == NULL ||
+        svc.refs == NULL || svc.claimed == NULL || svc.seen == NULL) {
         fprintf(stderr, "nacre-service: out of memory\n");
         return 1;
     }
+    memtab_set_max(svc.nonces_used, (size_t)used_max);
+    memtab_set_max(svc.replay, (size_t)replay_max);
+    memtab_set_max(svc.views, (size_t)1 << 20); /* a cache: when full, views are not kept */
+    memtab_set_max(svc.refs, 1024);             /* ~9 KiB each */
+    memtab_set_max(svc.claimed, (size_t)1 << 20);
 
     struct store *st = svc_store();
     if (st == NULL) {
@@ -251,9 +301,13 @@ int main(int argc, char **argv)
     svc_flush_touches();
     svc_close_stores();
     svc_free_cas();
-    memtab_free(svc.nonces);
+    memtab_free(svc.nonces_used);
     memtab_free(svc.replay);
     memtab_free(svc.certs);
+    memtab_free(svc.views);
+    memtab_free(svc.refs);
+    memtab_free(svc.claimed);
+    sodium_memzero(svc.nonce_key, sizeof svc.nonce_key);
     memtab_free(svc.seen);
     free(svc.touch_ids);
     free(svc.touch_times);

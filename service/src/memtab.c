@@ -24,6 +24,7 @@ struct memtab {
     uint64_t period;
     uint64_t rotated_at;
     size_t mask;
+    size_t max; /* entries in both generations together; 0 = no limit */
     struct gen gens[2]; /* [0] current, [1] previous */
 };
 
@@ -142,6 +143,9 @@ static int insert(struct memtab *t, const uint8_t key[32], const void *value, in
             free(n);
         }
     }
+    if (t->max != 0 && t->gens[0].count + t->gens[1].count >= t->max) {
+        return -2; /* full: refuse, never evict */
+    }
     struct node *n = malloc(sizeof *n + t->value_size);
     if (n == NULL) {
         return -1;
@@ -163,7 +167,7 @@ int memtab_put(struct memtab *t, const uint8_t key[32], const void *value, uint6
     rotate(t, now);
     int rc = insert(t, key, value, 1);
     pthread_mutex_unlock(&t->lock);
-    return rc < 0 ? -1 : 0;
+    return rc < 0 ? rc : 0;
 }
 
 int memtab_add(struct memtab *t, const uint8_t key[32], const void *value, uint64_t now)
@@ -196,4 +200,22 @@ size_t memtab_count(struct memtab *t)
     size_t n = t->gens[0].count + t->gens[1].count;
     pthread_mutex_unlock(&t->lock);
     return n;
+}
+
+void memtab_set_max(struct memtab *t, size_t max)
+{
+    pthread_mutex_lock(&t->lock);
+    t->max = max;
+    pthread_mutex_unlock(&t->lock);
+}
+
+uint64_t memtab_next_expiry(struct memtab *t, uint64_t now)
+{
+    pthread_mutex_lock(&t->lock);
+    rotate(t, now);
+    /* The next rotation frees the previous generation; if that one is empty,
+     * nothing is freed before the rotation after it. */
+    uint64_t at = t->rotated_at + (t->gens[1].count > 0 ? t->period : 2 * t->period);
+    pthread_mutex_unlock(&t->lock);
+    return at > now ? at - now : 1;
 }

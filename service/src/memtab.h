@@ -23,10 +23,21 @@ struct memtab *memtab_new(size_t value_size, uint64_t period, size_t buckets_log
 void memtab_free(struct memtab *t);
 /* Copy the value of key into value (may be NULL): 1 found, 0 not. */
 int memtab_get(struct memtab *t, const uint8_t key[32], void *value, uint64_t now);
-/* Insert or replace. -1 on allocation failure. */
+/* Insert or replace. -1 on allocation failure, -2 full (see memtab_set_max). */
 int memtab_put(struct memtab *t, const uint8_t key[32], const void *value, uint64_t now);
-/* Insert only if absent: 1 inserted, 0 already there, -1 no memory. */
+/* Insert only if absent: 1 inserted, 0 already there, -1 no memory, -2 full. */
 int memtab_add(struct memtab *t, const uint8_t key[32], const void *value, uint64_t now);
+/*
+ * Cap the entries (both generations): an insert of a new key into a full
+ * table fails with -2 and nothing is evicted, so a table that guards against
+ * replays never forgets an entry early. Memory per entry: one malloc of
+ * 40 bytes + value_size (48 bytes with glibc's 16-byte chunks for a value of
+ * 0-8 bytes), plus the bucket arrays (2 x 8 bytes x 2^buckets_log2).
+ */
+void memtab_set_max(struct memtab *t, size_t max);
+/* Seconds until entries are next dropped (at least 1): when a full table
+ * can take entries again (at most 2 x period). */
+uint64_t memtab_next_expiry(struct memtab *t, uint64_t now);
 void memtab_del(struct memtab *t, const uint8_t key[32]);
 size_t memtab_count(struct memtab *t);
 

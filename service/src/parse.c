@@ -526,16 +526,24 @@ int svc_range_parse(const char *value, uint64_t size, uint64_t *first, uint64_t 
     return 0;
 }
 
-int svc_parse_signed_headers(const char *date, const char *content_digest, const char *client_cert,
-                             const char *signature_input, const char *signature,
-                             struct svc_signed_headers *out)
+int svc_parse_signed_fields(const char *date, const char *content_digest,
+                            const char *signature_input, const char *signature,
+                            struct svc_signed_headers *out)
 {
     out->cert_len = 0;
-    if (date == NULL || content_digest == NULL || client_cert == NULL ||
-        signature_input == NULL || signature == NULL ||
+    if (date == NULL || content_digest == NULL || signature_input == NULL || signature == NULL ||
         nacre_httpsig_input_parse(signature_input, &out->params) != 0 ||
         nacre_httpsig_signature_parse(signature, out->signature) != 0 ||
-        nacre_httpsig_date_parse(date, &out->date) != 0 ||
+        nacre_httpsig_date_parse(date, &out->date) != 0) {
+        return -1;
+    }
+    return 0;
+}
+
+int svc_parse_client_cert(const char *client_cert, struct svc_signed_headers *out)
+{
+    out->cert_len = 0;
+    if (client_cert == NULL ||
         nacre_httpsig_client_cert_parse(client_cert, out->cert, sizeof out->cert,
                                         &out->cert_len) != 0 ||
         out->cert_len == 0) {
@@ -543,4 +551,133 @@ int svc_parse_signed_headers(const char *date, const char *content_digest, const
         return -1;
     }
     return 0;
+}
+
+int svc_parse_signed_headers(const char *date, const char *content_digest, const char *client_cert,
+                             const char *signature_input, const char *signature,
+                             struct svc_signed_headers *out)
+{
+    if (client_cert == NULL ||
+        svc_parse_signed_fields(date, content_digest, signature_input, signature, out) != 0 ||
+        svc_parse_client_cert(client_cert, out) != 0) {
+        out->cert_len = 0;
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- the nonce claim of attestation evidence ---- */
+
+struct cbor_in {
+    const uint8_t *p;
+    const uint8_t *end;
+};
+
+/* One head: major type and argument. Indefinite lengths are refused. */
+static int cbor_head(struct cbor_in *in, unsigned *major, uint64_t *arg)
+{
+    if (in->p >= in->end) {
+        return -1;
+    }
+    uint8_t ib = *in->p++;
+    unsigned ai = ib & 0x1fu;
+    *major = ib >> 5;
+    if (ai < 24) {
+        *arg = ai;
+        return 0;
+    }
+    if (ai > 27) {
+        return -1;
+    }
+    size_t n = (size_t)1 << (ai - 24);
+    if ((size_t)(in->end - in->p) < n) {
+        return -1;
+    }
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        v = (v << 8) | *in->p++;
+    }
+    *arg = v;
+    return 0;
+}
+
+static int cbor_skip(struct cbor_in *in, unsigned depth)
+{
+    unsigned major;
+    uint64_t arg;
+    if (depth > 16 || cbor_head(in, &major, &arg) != 0) {
+        return -1;
+    }
+    switch (major) {
+    case 2:
+    case 3:
+        if (arg > (uint64_t)(in->end - in->p)) {
+            return -1;
+        }
+        in->p += arg;
+        return 0;
+    case 4:
+    case 5:
+        /* every item is at least one byte: a count beyond the input is bad */
+        if (arg > (uint64_t)(in->end - in->p)) {
+            return -1;
+        }
+        for (uint64_t i = 0; i < (major == 5 ? 2 * arg : arg); i++) {
+            if (cbor_skip(in, depth + 1) != 0) {
+                return -1;
+            }
+        }
+        return 0;
+    case 6:
+        return cbor_skip(in, depth + 1);
+    default:
+        return 0; /* integers, simple values, floats: the head was all */
+    }
+}
+
+int svc_evidence_nonce(const uint8_t *evidence, size_t len, uint8_t *nonce, size_t nonce_max,
+                       size_t *nonce_len)
+{
+    struct cbor_in in = {evidence, evidence + len};
+    unsigned major;
+    uint64_t arg;
+    *nonce_len = 0;
+    /* [alias certificate, token] */
+    if (cbor_head(&in, &major, &arg) != 0 || major != 4 || arg != 2 || cbor_skip(&in, 0) != 0 ||
+        cbor_head(&in, &major, &arg) != 0) {
+        return -1;
+    }
+    if (major == 6) { /* the COSE_Sign1 tag */
+        if (cbor_head(&in, &major, &arg) != 0) {
+            return -1;
+        }
+    }
+    /* COSE_Sign1: [protected, unprotected, payload, signature] */
+    if (major != 4 || arg != 4 || cbor_skip(&in, 0) != 0 || cbor_skip(&in, 0) != 0 ||
+        cbor_head(&in, &major, &arg) != 0 || major != 2 || arg > (uint64_t)(in.end - in.p)) {
+        return -1;
+    }
+    struct cbor_in claims = {in.p, in.p + arg};
+    uint64_t pairs;
+    if (cbor_head(&claims, &major, &pairs) != 0 || major != 5) {
+        return -1;
+    }
+    for (uint64_t i = 0; i < pairs; i++) {
+        if (cbor_head(&claims, &major, &arg) != 0) {
+            return -1;
+        }
+        if (major == 0 && arg == 10) { /* EAT nonce */
+            if (cbor_head(&claims, &major, &arg) != 0 || major != 2 || arg == 0 || arg > nonce_max ||
+                arg > (uint64_t)(claims.end - claims.p)) {
+                return -1;
+            }
+            memcpy(nonce, claims.p, (size_t)arg);
+            *nonce_len = (size_t)arg;
+            return 0;
+        }
+        if ((major != 0 && major != 1) || cbor_skip(&claims, 0) != 0) {
+            return -1;
+        }
+    }
+    return -1;
 }

@@ -142,5 +142,22 @@ struct svc_signed_headers {
 int svc_parse_signed_headers(const char *date, const char *content_digest, const char *client_cert,
                              const char *signature_input, const char *signature,
                              struct svc_signed_headers *out);
+/* The same in two steps: everything but Client-Cert (out->cert_len = 0), so
+ * that a certificate already verified can be found by the hash of the
+ * header's text without decoding it; then the Client-Cert DER. */
+int svc_parse_signed_fields(const char *date, const char *content_digest,
+                            const char *signature_input, const char *signature,
+                            struct svc_signed_headers *out);
+int svc_parse_client_cert(const char *client_cert, struct svc_signed_headers *out);
+
+/*
+ * The nonce claim (EAT key 10) of attestation evidence ([alias certificate,
+ * token], docs/attestation.md), found without verifying anything: which
+ * nonce the evidence claims, so that the service can check it is one it
+ * issued and then ask nacre_attest_verify to require exactly it. 0 found,
+ * -1 not found or malformed.
+ */
+int svc_evidence_nonce(const uint8_t *evidence, size_t len, uint8_t *nonce, size_t nonce_max,
+                       size_t *nonce_len);
 
 #endif /* NACRE_SERVICE_PARSE_H */

@@ -26,6 +26,20 @@ enum store_status {
 
 struct store;
 
+/*
+ * The write epoch: a counter that moves after every committed change to any
+ * table but events (and but last_seen, written by store_touch). A view of
+ * rows cached in memory, tagged with the epoch read *before* reading them,
+ * is current while store_epoch() still returns that value: the service's
+ * update checks read no database rows in the steady state this way, and any
+ * write (quarantine, revocation by a new certificate, group change, rollout
+ * state, offers, images) invalidates every cached view at once.
+ */
+uint64_t store_epoch(void);
+/* The same for the deployments and images tables alone (the attestation
+ * reference values of a group), which attestations do not change. */
+uint64_t store_catalog_epoch(void);
+
 /* Open (creating the schema if needed) the database at path. */
 enum store_status store_open(const char *path, struct store **out);
 void store_close(struct store *st);
@@ -206,6 +220,20 @@ enum store_status store_events_insert(struct store *st, int64_t tenant_id, const
                                       const char *version, const struct svc_event *evs, size_t n,
                                       int64_t now, int *inserted, int64_t *accepted,
                                       int64_t *last_seq);
+/* Many devices' batches (group commit): all in one transaction, or none. */
+struct st_event_batch {
+    int64_t tenant_id;
+    const char *device_id;
+    const char *version;
+    const struct svc_event *evs;
+    size_t n;
+    int64_t now;
+    int *inserted;     /* n entries, filled */
+    int64_t accepted;  /* filled */
+    int64_t last_seq;  /* filled; -1 none */
+};
+enum store_status store_events_insert_batches(struct store *st, struct st_event_batch *b,
+                                              size_t n);
 enum store_status store_event_list(struct store *st, int64_t tenant_id, const char *device_id,
                                    int64_t limit, int (*cb)(void *ctx, const struct st_event *e),
                                    void *ctx);

@@ -9,6 +9,7 @@
  */
 #include "store.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -235,7 +236,46 @@ static const char *const SQL[Q_COUNT] = {
 struct store {
     sqlite3 *db;
     sqlite3_stmt *q[Q_COUNT];
+    int dirty;    /* a row that store_epoch covers changed in the open transaction */
+    int dirty_catalog; /* a deployments or images row (store_catalog_epoch) */
+    int touching; /* store_touch: last_seen only */
 };
+
+/*
+ * The write epoch (store.h). The update hook sees every row a statement of
+ * this connection inserts, updates or deletes (every table has a rowid);
+ * the epoch moves once that change is committed — after COMMIT, or after an
+ * autocommit statement — so a reader that saw the old epoch can only have
+ * cached rows that the new epoch disowns.
+ */
+static _Atomic uint64_t write_epoch = 1;
+static _Atomic uint64_t catalog_epoch = 1;
+
+uint64_t store_epoch(void)
+{
+    return write_epoch;
+}
+
+uint64_t store_catalog_epoch(void)
+{
+    return catalog_epoch;
+}
+
+static void row_changed(void *ctx, int op, const char *dbname, const char *table,
+                        sqlite3_int64 rowid)
+{
+    struct store *st = ctx;
+    (void)op;
+    (void)dbname;
+    (void)rowid;
+    /* Events and last_seen are never part of a cached view (store.h). */
+    if (!st->touching && strcmp(table, "events") != 0) {
+        st->dirty = 1;
+    }
+    if (strcmp(table, "deployments") == 0 || strcmp(table, "images") == 0) {
+        st->dirty_catalog = 1;
+    }
+}
 
 static void log_db(struct store *st, const char *what)
 {
@@ -290,6 +330,17 @@ static enum store_status exec_write(struct store *st, sqlite3_stmt *s)
     }
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
+    if ((st->dirty || st->dirty_catalog) && sqlite3_get_autocommit(st->db)) {
+        /* committed (or rolled back): cached views are stale */
+        if (st->dirty_catalog) {
+            st->dirty_catalog = 0;
+            catalog_epoch++;
+        }
+        if (st->dirty) {
+            st->dirty = 0;
+            write_epoch++;
+        }
+    }
     if (rc == SQLITE_DONE) {
         return STORE_OK;
     }
@@ -333,6 +384,7 @@ enum store_status store_open(const char *path, struct store **out)
         return STORE_ERROR;
     }
     sqlite3_busy_timeout(st->db, 10000);
+    sqlite3_update_hook(st->db, row_changed, st);
     if (sqlite3_exec(st->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
                              " PRAGMA foreign_keys=OFF;", NULL, NULL, NULL) != SQLITE_OK ||
         sqlite3_exec(st->db, SCHEMA, NULL, NULL, NULL) != SQLITE_OK) {
@@ -773,8 +825,10 @@ enum store_status store_device_flags(struct store *st, const char *device_id,
 enum store_status store_touch(struct store *st, const char (*ids)[65], const int64_t *times,
                               size_t n)
 {
+    st->touching = 1;
     enum store_status r = begin(st);
     if (r != STORE_OK) {
+        st->touching = 0;
         return r;
     }
     for (size_t i = 0; i < n && r == STORE_OK; i++) {
@@ -787,7 +841,9 @@ enum store_status store_touch(struct store *st, const char (*ids)[65], const int
         sqlite3_bind_int64(s, 2, times[i]);
         r = exec_write(st, s);
     }
-    return end(st, r);
+    r = end(st, r);
+    st->touching = 0;
+    return r;
 }
 
 /* ---- alerts ---- */
@@ -1149,51 +1205,76 @@ enum store_status store_offer_tally(struct store *st, int64_t deployment, int64_
 
 /* ---- events ---- */
 
-enum store_status store_events_insert(struct store *st, int64_t tenant_id, const char *device_id,
-                                      const char *version, const struct svc_event *evs, size_t n,
-                                      int64_t now, int *inserted, int64_t *accepted,
-                                      int64_t *last_seq)
+/* One device's batch inside the caller's transaction. */
+static enum store_status events_insert_one(struct store *st, struct st_event_batch *b)
 {
-    *accepted = 0;
-    *last_seq = -1;
-    enum store_status r = begin(st);
-    for (size_t i = 0; i < n && r == STORE_OK; i++) {
+    enum store_status r = STORE_OK;
+    b->accepted = 0;
+    b->last_seq = -1;
+    for (size_t i = 0; i < b->n && r == STORE_OK; i++) {
         sqlite3_stmt *s = Q(st, Q_EVENT_INSERT);
         if (s == NULL) {
             r = STORE_ERROR;
             break;
         }
-        const struct svc_event *e = &evs[i];
-        bind_text(s, 1, device_id);
+        const struct svc_event *e = &b->evs[i];
+        bind_text(s, 1, b->device_id);
         sqlite3_bind_int64(s, 2, e->seq);
-        sqlite3_bind_int64(s, 3, tenant_id);
+        sqlite3_bind_int64(s, 3, b->tenant_id);
         sqlite3_bind_int64(s, 4, e->time);
         sqlite3_bind_int(s, 5, (int)e->type);
         bind_text(s, 6, e->app);
         sqlite3_bind_int64(s, 7, e->code);
         sqlite3_bind_int64(s, 8, (int64_t)e->addr);
         bind_text(s, 9, e->detail);
-        bind_text(s, 10, version);
-        sqlite3_bind_int64(s, 11, now);
+        bind_text(s, 10, b->version);
+        sqlite3_bind_int64(s, 11, b->now);
         r = exec_write(st, s);
-        inserted[i] = r == STORE_OK && sqlite3_changes(st->db) > 0;
-        *accepted += inserted[i];
+        b->inserted[i] = r == STORE_OK && sqlite3_changes(st->db) > 0;
+        b->accepted += b->inserted[i];
     }
     if (r == STORE_OK) {
         sqlite3_stmt *s = Q(st, Q_EVENT_MAXSEQ);
         if (s != NULL) {
-            bind_text(s, 1, device_id);
+            bind_text(s, 1, b->device_id);
         }
-        r = count_query(st, s, last_seq);
+        r = count_query(st, s, &b->last_seq);
     }
     if (r == STORE_EXISTS || r == STORE_NOT_FOUND) {
         r = STORE_ERROR;
     }
+    return r;
+}
+
+enum store_status store_events_insert_batches(struct store *st, struct st_event_batch *b,
+                                              size_t n)
+{
+    enum store_status r = begin(st);
+    for (size_t i = 0; i < n && r == STORE_OK; i++) {
+        r = events_insert_one(st, &b[i]);
+    }
     r = end(st, r);
     if (r != STORE_OK) {
-        *accepted = 0;
-        memset(inserted, 0, n * sizeof *inserted);
+        for (size_t i = 0; i < n; i++) {
+            b[i].accepted = 0;
+            b[i].last_seq = -1;
+            memset(b[i].inserted, 0, b[i].n * sizeof *b[i].inserted);
+        }
     }
+    return r;
+}
+
+enum store_status store_events_insert(struct store *st, int64_t tenant_id, const char *device_id,
+                                      const char *version, const struct svc_event *evs, size_t n,
+                                      int64_t now, int *inserted, int64_t *accepted,
+                                      int64_t *last_seq)
+{
+    struct st_event_batch b = {.tenant_id = tenant_id, .device_id = device_id,
+                               .version = version, .evs = evs, .n = n, .now = now,
+                               .inserted = inserted};
+    enum store_status r = store_events_insert_batches(st, &b, 1);
+    *accepted = b.accepted;
+    *last_seq = r == STORE_OK ? b.last_seq : -1;
     return r;
 }
 

@@ -62,8 +62,9 @@ def spki_hex(path):
 class Service:
     """The real nacre-service as a child process."""
 
-    def __init__(self, data):
+    def __init__(self, data, args=()):
         self.data = data
+        self.args = [str(a) for a in args]
         self.proc = None
         self.port = None
 
@@ -71,7 +72,8 @@ class Service:
         # stderr to a file: a pipe nobody reads could fill up and stall the service.
         self.log_path = self.data.rstrip("/") + ".log"
         self.log = open(self.log_path, "a")
-        self.proc = subprocess.Popen([SERVICE, "--data", self.data, "--listen", "127.0.0.1:0"],
+        self.proc = subprocess.Popen([SERVICE, "--data", self.data, "--listen", "127.0.0.1:0"]
+                                     + self.args,
                                      stdout=subprocess.PIPE, stderr=self.log, text=True)
         line = self.proc.stdout.readline()
         if "listening on" not in line:
@@ -224,11 +226,13 @@ def device_call(svc, device_dir, method, path, body=None, cert=None, headers=Non
 class ServiceTestCase(unittest.TestCase):
     """One service and scratch directory per test class."""
 
+    SERVICE_ARGS = ()
+
     @classmethod
     def setUpClass(cls):
         cls.work = tempfile.mkdtemp(prefix="nacre-service-test-")
         cls.data = os.path.join(cls.work, "data")
-        cls.svc = Service(cls.data).start()
+        cls.svc = Service(cls.data, cls.SERVICE_ARGS).start()
         # Runs even if a subclass's setUpClass fails after this (no stray service).
         cls.addClassCleanup(cls.svc.stop, signal.SIGKILL)
 

@@ -369,5 +369,198 @@ class TestSecurity(ServiceTestCase):
         self.assertServing()
 
 
+class _OneGroupFleet(ServiceTestCase):
+    """A tenant, group "field" with image 1.0.0 deployed, and two claimed devices."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        f = cls.f = Fleet(cls.svc, cls.work, "acme")
+        cls.v1 = f.image("1.0.0", 1)
+        f.req("POST", "/v1/groups", {"name": "field"})
+        f.req("POST", "/v1/groups", {"name": "lab"})
+        with open(cls.v1, "rb") as fh:
+            st, _, cls.im = f.req("POST", "/v1/images", fh.read())
+        assert st == 201, cls.im
+        st, _, cls.dep = f.req("POST", "/v1/deployments", {"group": "field",
+                                                           "image_id": cls.im["image_id"]})
+        assert st == 201, cls.dep
+        cls.devs = []
+        for name in ("a", "b"):
+            d, pk = f.device("dev-" + name, cls.v1)
+            assert f.req("POST", "/v1/devices", {"device_id_public_key": pk,
+                                                 "group": "field"})[0] == 201
+            cls.devs.append((d, device_id_of(pk)))
+
+    def nonce(self, did):
+        st, _, body = self.svc.request("POST", "/v1/device/nonce", {"device_id": did})
+        self.assertEqual(st, 200, body)
+        return body["nonce"]
+
+    def attest_with(self, dev, did, nonce):
+        ev = self.f.evidence(dev, nonce)
+        resp = self.svc.request("POST", "/v1/device/attest", {"device_id": did, "evidence": ev})
+        if resp[0] == 200:
+            with open(dev + ".cert.pem", "w") as fh:
+                fh.write(resp[2]["certificate"])
+        return resp
+
+    def assertAttestFails(self, resp, failure):
+        st, _, body = resp
+        self.assertEqual((st, body["error"]["code"]), (403, "attestation_failed"), body)
+        self.assertIn(failure, body["failures"])
+
+
+class TestNonces(_OneGroupFleet):
+    """Stateless, MAC'd attestation nonces (docs/service-api.md)."""
+
+    def test_flooding_nonces_does_not_stop_attestation(self):
+        (da, a), (db, b) = self.devs
+        first = self.nonce(a)
+        # Anyone can ask for nonces for a known device id, as often as they like.
+        flood = [self.nonce(a) for _ in range(300)]
+        self.assertEqual(len(set(flood + [first])), 301)
+        st, _, body = self.attest_with(da, a, first)
+        self.assertEqual(st, 200, body)
+        st, _, body = self.attest_with(da, a, flood[150])
+        self.assertEqual(st, 200, body)
+        st, _, d = self.f.req("GET", "/v1/devices/" + a)
+        self.assertEqual(d["state"], "attested")
+
+    def test_nonce_is_bound_to_its_device(self):
+        (da, a), (db, b) = self.devs
+        na = self.nonce(a)
+        # Device b's genuine evidence over a nonce issued for device a.
+        self.assertAttestFails(self.attest_with(db, b, na), "wrong nonce")
+        st, _, d = self.f.req("GET", "/v1/devices/" + b)
+        self.assertEqual((d["state"], d["flags"]), ("claimed", []))
+        # The nonce was not used up by the failed attempt: device a can still use it.
+        self.assertEqual(self.attest_with(da, a, na)[0], 200)
+
+    def test_reuse_is_refused(self):
+        (da, a), _ = self.devs
+        ev = self.f.evidence(da, self.nonce(a))
+        req = {"device_id": a, "evidence": ev}
+        self.assertEqual(self.svc.request("POST", "/v1/device/attest", req)[0], 200)
+        self.assertAttestFails(self.svc.request("POST", "/v1/device/attest", req), "nonce reused")
+
+    def test_forged_and_tampered_nonces(self):
+        (da, a), _ = self.devs
+        n = bytearray(bytes.fromhex(self.nonce(a)))
+        n[15] ^= 1  # a later expiry: the MAC no longer matches
+        self.assertAttestFails(self.attest_with(da, a, n.hex()), "wrong nonce")
+        self.assertAttestFails(self.attest_with(da, a, "22" * 32), "wrong nonce")
+        self.assertAttestFails(self.attest_with(da, a, "33" * 16), "wrong nonce")
+        st, _, d = self.f.req("GET", "/v1/devices/" + a)
+        self.assertEqual(d["flags"], [])
+
+    def test_nonces_do_not_survive_a_restart(self):
+        (da, a), _ = self.devs
+        n = self.nonce(a)
+        self.svc.stop()
+        self.svc.start()
+        self.assertAttestFails(self.attest_with(da, a, n), "wrong nonce")
+        self.assertEqual(self.attest_with(da, a, self.nonce(a))[0], 200)
+
+
+class TestNonceExpiry(_OneGroupFleet):
+    SERVICE_ARGS = ("--nonce-ttl", "1")
+
+    def test_expired_nonce_is_refused(self):
+        (da, a), _ = self.devs
+        n = self.nonce(a)
+        time.sleep(2.2)
+        self.assertAttestFails(self.attest_with(da, a, n), "nonce expired")
+        st, _, d = self.f.req("GET", "/v1/devices/" + a)
+        self.assertEqual((d["state"], d["flags"]), ("claimed", []))
+
+
+class TestUsedNoncesFull(_OneGroupFleet):
+    SERVICE_ARGS = ("--nonces-used-max", "1")
+
+    def test_full_used_nonce_set_refuses_with_503(self):
+        (da, a), (db, b) = self.devs
+        self.assertEqual(self.attest_with(da, a, self.nonce(a))[0], 200)
+        st, h, body = self.attest_with(db, b, self.nonce(b))
+        self.assertEqual((st, body["error"]["code"]), (503, "busy"), body)
+        self.assertTrue(1 <= int(h["retry-after"]) <= 120, h)
+        st, _, d = self.f.req("GET", "/v1/devices/" + b)
+        self.assertEqual(d["state"], "claimed")
+
+
+class TestReplayCacheFull(_OneGroupFleet):
+    SERVICE_ARGS = ("--replay-max", "3")
+
+    def test_full_replay_cache_refuses_with_503_and_forgets_nothing(self):
+        (da, a), _ = self.devs
+        self.assertEqual(self.attest_with(da, a, self.nonce(a))[0], 200)
+        first = signed_headers(da, "GET", "/v1/device/update")
+        self.assertEqual(self.svc.request("GET", "/v1/device/update", headers=first)[0], 200)
+        for _ in range(2):
+            self.assertEqual(device_call(self.svc, da, "GET", "/v1/device/update")[0], 200)
+        st, h, body = device_call(self.svc, da, "GET", "/v1/device/update")
+        self.assertEqual((st, body["error"]["code"]), (503, "busy"), body)
+        self.assertTrue(1 <= int(h["retry-after"]) <= 1200, h)
+        # Full is no reason to forget: a replay is still recognised.
+        self.assertError(self.svc.request("GET", "/v1/device/update", headers=first), 401,
+                         "replayed")
+
+
+class TestUpdateViewInvalidation(_OneGroupFleet):
+    """Update checks are answered from memory; every change takes effect at once."""
+
+    def update(self, dev):
+        st, _, body = device_call(self.svc, dev, "GET", "/v1/device/update")
+        self.assertEqual(st, 200, body)
+        return body["update"]
+
+    def test_every_change_is_seen_by_the_next_update_check(self):
+        f = self.f
+        (da, a), _ = self.devs
+        self.assertEqual(self.attest_with(da, a, self.nonce(a))[0], 200)
+        dep = self.dep["id"]
+        for _ in range(3):  # served from the view after the first
+            self.assertEqual(self.update(da)["deployment_id"], dep)
+        f.req("POST", "/v1/deployments/%d/halt" % dep)
+        self.assertIsNone(self.update(da))
+        f.req("POST", "/v1/deployments/%d/resume" % dep)
+        self.assertEqual(self.update(da)["deployment_id"], dep)
+        # Group changes.
+        self.assertEqual(f.req("PUT", "/v1/devices/" + a, {"group": "lab"})[0], 200)
+        self.assertIsNone(self.update(da))
+        self.assertEqual(f.req("PUT", "/v1/devices/" + a, {"group": "field"})[0], 200)
+        self.assertEqual(self.update(da)["deployment_id"], dep)
+        # A new deployment replaces the offer.
+        v2 = f.image("1.1.0", 2)
+        with open(v2, "rb") as fh:
+            st, _, im2 = f.req("POST", "/v1/images", fh.read())
+        st, _, dep2 = f.req("POST", "/v1/deployments", {"group": "field",
+                                                        "image_id": im2["image_id"]})
+        self.assertEqual(st, 201, dep2)
+        u = self.update(da)
+        self.assertEqual((u["deployment_id"], u["version"]), (dep2["id"], "1.1.0"))
+        # Reporting on the offer ends it.
+        st, _, _ = device_call(self.svc, da, "POST", "/v1/device/install-report",
+                               {"deployment_id": dep2["id"], "image_id": im2["image_id"],
+                                "result": "confirmed", "detail": ""})
+        self.assertEqual(st, 200)
+        self.assertIsNone(self.update(da))
+        # Quarantine, release (the certificate stays revoked), re-attestation revokes.
+        old = da + ".old.cert.pem"
+        with open(da + ".cert.pem") as src, open(old, "w") as dst:
+            dst.write(src.read())
+        f.req("POST", "/v1/devices/%s/quarantine" % a, {"reason": "test"})
+        self.assertError(device_call(self.svc, da, "GET", "/v1/device/update"), 403,
+                         "quarantined")
+        self.assertEqual(f.req("POST", "/v1/devices/%s/release" % a)[0], 200)
+        self.assertError(device_call(self.svc, da, "GET", "/v1/device/update"), 401,
+                         "certificate_revoked")
+        st, _, body = self.attest_with(da, a, self.nonce(a))
+        self.assertEqual(st, 200, body)
+        self.assertIsNone(self.update(da))
+        self.assertError(device_call(self.svc, da, "GET", "/v1/device/update", cert=old), 401,
+                         "certificate_revoked")
+
+
 if __name__ == "__main__":
     svc_test.main()
