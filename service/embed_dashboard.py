@@ -5,8 +5,8 @@
 
 Every regular file directly in DASHBOARD_DIR whose name ends in .html, .js,
 .css, .svg or .png becomes one entry of `dashboard_files` (name, content
-type, bytes). The directory is read at every build, so new files need no
-change here or in meson.build.
+type, bytes). Meson reruns it when a file listed in service/meson.build
+(dashboard_files) changes; a new file must be listed there.
 """
 import os
 import sys
