@@ -19,7 +19,8 @@
  *
  * A device claimed into the group (or moved into it) while a deployment
  * rolls is ranked in at once: rollout_group_changed re-evaluates, and the
- * open wave offers the update to its share of the grown group.
+ * open wave offers the update to its share of the grown group; after a
+ * deployment is done, the last wave's share is offered the same way.
  *
  * Callers hold svc.rollout_lock around rollout_evaluate, so two reports
  * never open the same wave twice.
@@ -136,9 +137,14 @@ void rollout_group_changed(struct store *st, int64_t tenant_id, const char *grou
         return;
     }
     pthread_mutex_lock(&svc.rollout_lock);
-    if (store_deployment_current(st, tenant_id, group, &dep) == STORE_OK &&
-        strcmp(dep.state, "rolling") == 0) {
-        rollout_evaluate(st, tenant_id, dep.id);
+    if (store_deployment_current(st, tenant_id, group, &dep) == STORE_OK) {
+        if (strcmp(dep.state, "rolling") == 0) {
+            rollout_evaluate(st, tenant_id, dep.id);
+        } else if (strcmp(dep.state, "done") == 0 && dep.nwaves > 0) {
+            /* The rollout is over: a newcomer gets what the last wave
+             * offered (its share of the grown group). */
+            (void)open_wave(st, &dep, dep.nwaves - 1);
+        }
     }
     pthread_mutex_unlock(&svc.rollout_lock);
 }

@@ -561,6 +561,26 @@ class TestFleet(ServiceTestCase):
                          (dep["id"], "1.1.0"))
         st, _, dep = f.req("GET", "/v1/deployments/%d" % dep["id"])
         self.assertEqual((dep["devices"]["total"], dep["devices"]["offered"]), (1, 1), dep)
+        # The device confirms: the deployment is done. A device claimed after
+        # that is still offered the group's image.
+        nacre("device", "install", d, self.v2)
+        nacre("device", "boot", d)
+        nacre("device", "confirm", d)
+        self.assertEqual(f.attest(d, did)[0], 200)
+        st, _, body = device_call(self.svc, d, "POST", "/v1/device/install-report",
+                                  {"deployment_id": dep["id"], "image_id": im2,
+                                   "result": "confirmed", "detail": ""})
+        self.assertEqual(st, 200, body)
+        st, _, dep = f.req("GET", "/v1/deployments/%d" % dep["id"])
+        self.assertEqual(dep["state"], "done", dep)
+        d2, pk2 = f.device("late1", first)
+        st, _, body = f.req("POST", "/v1/devices", {"device_id_public_key": pk2, "group": "late"})
+        self.assertEqual(st, 201, body)
+        self.assertEqual(f.attest(d2, device_id_of(pk2))[0], 200)
+        st, _, u = device_call(self.svc, d2, "GET", "/v1/device/update")
+        self.assertEqual(st, 200, u)
+        self.assertIsNotNone(u["update"], u)
+        self.assertEqual(u["update"]["version"], "1.1.0")
 
     def test_09_restart_keeps_state(self):
         f = self.f
