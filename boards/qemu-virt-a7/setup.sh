@@ -82,6 +82,12 @@ for p in libssl-dev:armhf libcurl4-openssl-dev:armhf; do
   if dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     continue
   fi
+  # Already unpacked into the sysroot by an earlier run: no apt-get update
+  # (seconds, and the network) on every run.
+  if grep -qwF "$p" "$cache/sysroot/.packages" 2>/dev/null; then
+    sysroot_wanted+=("$p")
+    continue
+  fi
   apt_update
   if $sudo apt-get -s -o DPkg::Lock::Timeout=900 install --no-install-recommends "$p" >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout=900 install -y -qq \

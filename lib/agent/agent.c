@@ -1059,6 +1059,14 @@ static int offer_refused(const struct nacre_agent *a, const struct offer *o)
            strcmp(a->state.refused_image, o->image_id) == 0;
 }
 
+/* The offered image is the running one (its id is the measurement). */
+static int offer_running(const struct nacre_agent *a, const struct offer *o)
+{
+    char m[AGENT_ID_CHARS + 1];
+    sodium_bin2hex(m, sizeof m, a->boot.image.measurement, 32);
+    return a->boot.slot != NACRE_UPDATE_SLOT_NONE && strcmp(m, o->image_id) == 0;
+}
+
 /* Events above the acknowledged seq still in the log. */
 static int count_unsent(const struct nacre_secmon_event *ev, void *ctx)
 {
@@ -1126,6 +1134,14 @@ static nacre_agent_status cycle_body(struct nacre_agent *a, struct nacre_agent_c
         char text[64];
         snprintf(text, sizeof text, "%s", o.version);
         agent_progress(a, NACRE_AGENT_EV_OFFER, text, o.size, 0);
+        if (offer_running(a, &o) && !running_trial(a)) {
+            /* The offered image already runs, confirmed (a device claimed
+             * into a group whose deployment it was made with): installing it
+             * again would only rewrite the other slot and spend a trial boot.
+             * Tell the rollout it is in place. */
+            st = queue_report(a, o.deployment_id, o.image_id, "confirmed", o.version);
+            return st == NACRE_AGENT_OK ? flush_reports(a, res) : st;
+        }
         if (reboots >= REBOOTS_PER_CYCLE) {
             res->update_offered = 1;
             return NACRE_AGENT_OK; /* enough for one cycle */

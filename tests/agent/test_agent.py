@@ -247,6 +247,11 @@ class AgentTest(unittest.TestCase):
             self.assertTrue(cycle["attested"] and cycle["attested_now"], cycle)
             self.assertEqual(cycle["device_id"], dev_id)
             self.assertEqual(cycle["version"], "1.0.0")
+            # v1, deployed, already runs: reported in place, not downloaded again.
+            self.assertNotIn("download", [e.get("event") for e in evs])
+            self.assertFalse(cycle["installed"], cycle)
+            self.assertEqual([e["text"] for e in evs if e.get("event") == "reported"],
+                             ["confirmed"])
             cert = os.path.join(d, "agent-cert.pem")
             ca = os.path.join(d, "agent-ca.pem")
             self.assertTrue(os.path.exists(cert) and os.path.exists(ca))

@@ -12,8 +12,9 @@ is drawn inside the VM at provisioning and never leaves the disk image.
   boot 1  the test programs that need the real kernel (sandbox_spawn,
           secmon_server); provision; install 1.0.0; the boot stage (trial);
           confirm; secmon runs escape + hello sandboxed (the escape suite);
-          the event log; install 1.1.0; the host channel (wget through the
-          restricted QEMU network to a server on 127.0.0.1)
+          the event log; install 1.1.0; the service channel (wget, twice, on
+          two connections, through the restricted QEMU network to a server
+          on 127.0.0.1)
   boot 2  the boot stage runs 1.1.0 on trial; confirm; the tampered image is
           refused; install 1.2.0
   boot 3-5  1.2.0 on trial, 1 to 3 of 3, never confirmed
@@ -325,7 +326,7 @@ def main():
         expect_results(c, "b1", results, done, {
             "mount-disk": 0, "sandbox_spawn": 0, "secmon_server": 0, "1-provision": 0,
             "2-install": 0, "3-boot": 0, "4-confirm": 0, "5-run": 0, "6-events": 0,
-            "7-install": 0, "fetch": 0})
+            "7-install": 0, "fetch": 0, "fetch2": 0})
         out = vm.outputs()
         for log in ("b1-sandbox_spawn.log", "b1-secmon_server.log"):
             path = os.path.join(out, log)
@@ -344,6 +345,10 @@ def main():
         fetched = open(os.path.join(out, "b1-fetch.txt")).read().strip() \
             if os.path.exists(os.path.join(out, "b1-fetch.txt")) else None
         c.equal("b1: the VM fetched the token from 127.0.0.1 through the QEMU channel",
+                fetched, token)
+        fetched = open(os.path.join(out, "b1-fetch2.txt")).read().strip() \
+            if os.path.exists(os.path.join(out, "b1-fetch2.txt")) else None
+        c.equal("b1: and again on a second connection in the same boot (one relay each)",
                 fetched, token)
 
         results, done = vm.boot("b2", [
