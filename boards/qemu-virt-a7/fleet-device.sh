@@ -32,11 +32,10 @@
 #            most S seconds (default 180): a device ranked into a wave that is
 #            not open yet gets the update once the earlier waves confirmed
 #
-# The service offers an update to a claimed device only while the group's
-# deployment rolls (a device claimed after the deployment is done is not
-# ranked in). With a fleet of host devices that updates in seconds, join
-# before `nacre svc deploy create` of V2 and run the update phase next to
-# `nacre fleet run` (see docs/board-qemu-virt-a7.md, "The fleet demo").
+# A device claimed while the group's deployment rolls is ranked into its
+# waves; one claimed after it is done is offered what the last wave offered.
+# So --phase all works before, during and after a rollout (tools/demo.sh
+# runs it after its host fleet finished the rollout).
 #
 # Needs the host build (build/tools/nacre/nacre), build-a7 (its initrd) and
 # boards/qemu-virt-a7/setup.sh done. Prints one line per step ("a7: ..."),
