@@ -15,7 +15,7 @@
 # if nothing failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-fuzz_seconds=${NACRE_FUZZ_SECONDS:-20}
+fuzz_seconds=${NACRE_FUZZ_SECONDS:-15}
 
 tools/install-deps.sh || { echo "nacre: could not install dependencies"; exit 1; }
 
