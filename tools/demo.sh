@@ -112,7 +112,7 @@ if [ -f "$root/build-a7/build.ninja" ] && [ -f "$root/boards/qemu-virt-a7/cache/
   step "5b. A Cortex-A7 Linux device (QEMU) joins the fleet: it attests and takes 1.1.0 from the service"
   echo "(its only way out of the VM is a QEMU channel relayed to $url)"
   run "$root/boards/qemu-virt-a7/fleet-device.sh" --dir "$work/a7" --service "$url" \
-    --token "$NACRE_TOKEN" --group field --root-pub root-key.pub.pem \
+    --group field --root-pub root-key.pub.pem \
     --v1 firmware-1.0.0.img --v2 firmware-1.1.0.img
   "$nacre" svc devices list --json >devices.json
 else
