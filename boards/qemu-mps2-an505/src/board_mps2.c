@@ -332,7 +332,9 @@ static int otp_locked(const struct nacre_board *b, uint32_t offset, size_t len)
     return 0;
 }
 
-nacre_board_status nacre_board_otp_read(struct nacre_board *b, uint32_t offset, void *buf, size_t len)
+/* The checks an OTP read and an OTP program share, in the contract's order. */
+static nacre_board_status otp_check(const struct nacre_board *b, uint32_t offset, const void *buf,
+                                    size_t len)
 {
     if (b == NULL) {
         return NACRE_BOARD_ERR_ARGUMENT;
@@ -348,6 +350,15 @@ nacre_board_status nacre_board_otp_read(struct nacre_board *b, uint32_t offset, 
     }
     if (otp_locked(b, offset, len)) {
         return NACRE_BOARD_ERR_LOCKED;
+    }
+    return NACRE_BOARD_OK;
+}
+
+nacre_board_status nacre_board_otp_read(struct nacre_board *b, uint32_t offset, void *buf, size_t len)
+{
+    nacre_board_status st = otp_check(b, offset, buf, len);
+    if (st != NACRE_BOARD_OK) {
+        return st;
     }
     if (len > 0) {
         memcpy(buf, otp_shadow + offset, len);
@@ -358,20 +369,9 @@ nacre_board_status nacre_board_otp_read(struct nacre_board *b, uint32_t offset, 
 nacre_board_status nacre_board_otp_program(struct nacre_board *b, uint32_t offset, const void *buf,
                                            size_t len)
 {
-    if (b == NULL) {
-        return NACRE_BOARD_ERR_ARGUMENT;
-    }
-    if (b->power_lost) {
-        return NACRE_BOARD_ERR_POWER_LOST;
-    }
-    if (buf == NULL && len > 0) {
-        return NACRE_BOARD_ERR_ARGUMENT;
-    }
-    if (!range_ok(offset, len, MPS2_OTP_CONTRACT_BYTES)) {
-        return NACRE_BOARD_ERR_RANGE;
-    }
-    if (otp_locked(b, offset, len)) {
-        return NACRE_BOARD_ERR_LOCKED;
+    nacre_board_status st = otp_check(b, offset, buf, len);
+    if (st != NACRE_BOARD_OK) {
+        return st;
     }
     if (len == 0) {
         return NACRE_BOARD_OK;
