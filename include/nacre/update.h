@@ -60,11 +60,24 @@ const char *nacre_update_slot_name(nacre_update_slot slot);
 /** Trial boots a pending image gets before the automatic revert. */
 #define NACRE_UPDATE_DEFAULT_TRIAL_BOOTS 3u
 
+/**
+ * The largest image metadata (header and TLVs: the payload offset) this
+ * build's installer and boot stage accept, and so the size of their
+ * metadata buffers. The format allows NACRE_IMAGE_METADATA_MAX; a board
+ * short of RAM may build with a lower value (a multiple of
+ * NACRE_IMAGE_PAYLOAD_ALIGN, at least 256; signed images carry about 300 to
+ * 600 bytes of metadata), and then refuses larger metadata with
+ * NACRE_UPDATE_ERR_TOO_LARGE.
+ */
+#ifndef NACRE_UPDATE_METADATA_MAX
+#define NACRE_UPDATE_METADATA_MAX NACRE_IMAGE_METADATA_MAX
+#endif
+
 struct nacre_update_config {
     const char *component;    /**< the component this device runs, or NULL for any */
     unsigned max_trial_boots; /**< 0 = NACRE_UPDATE_DEFAULT_TRIAL_BOOTS */
     /**
-     * Optional: NACRE_IMAGE_METADATA_MAX bytes in which nacre_boot_run,
+     * Optional: NACRE_UPDATE_METADATA_MAX bytes in which nacre_boot_run,
      * nacre_boot_attach and nacre_update_confirm verify a slot (its
      * metadata, then its payload in pieces) while they run,
      * instead of a buffer of that size on the stack. Firmware with a small
@@ -166,8 +179,8 @@ NACRE_UPDATE_WUR nacre_update_status nacre_update_confirm(nacre_pluton *p, struc
 
 /* ---- streaming installer ------------------------------------------------------ */
 
-/** Size of the installer state; firmware may allocate it statically. */
-#define NACRE_INSTALL_STATE_BYTES 5120u
+/** Size of the installer state (5120 by default); firmware may allocate it statically. */
+#define NACRE_INSTALL_STATE_BYTES (1024u + NACRE_UPDATE_METADATA_MAX)
 
 typedef struct nacre_installer {
     _Alignas(64) unsigned char opaque[NACRE_INSTALL_STATE_BYTES]; /* 64: BLAKE2b state inside */

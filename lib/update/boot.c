@@ -24,7 +24,7 @@
 
 #include "update_priv.h"
 
-#define READ_CHUNK 1024u
+#define READ_CHUNK (NACRE_UPDATE_METADATA_MAX < 1024u ? NACRE_UPDATE_METADATA_MAX : 1024u) /* fits the buffer */
 
 nacre_update_status update_from_board(nacre_board_status status)
 {
@@ -86,7 +86,7 @@ nacre_update_status update_device_policy(nacre_pluton *p, const struct nacre_upd
 }
 
 nacre_update_status update_read_meta(struct nacre_board *board, nacre_update_slot slot,
-                                     uint8_t meta[NACRE_IMAGE_METADATA_MAX], size_t *meta_len)
+                                     uint8_t meta[NACRE_UPDATE_METADATA_MAX], size_t *meta_len)
 {
     struct nacre_image_info info;
     unsigned area = update_slot_area(slot);
@@ -102,6 +102,9 @@ nacre_update_status update_read_meta(struct nacre_board *board, nacre_update_slo
     if (info.payload_offset < NACRE_IMAGE_HEADER_BYTES || info.payload_offset > NACRE_IMAGE_METADATA_MAX) {
         return NACRE_UPDATE_ERR_BAD_HEADER;
     }
+    if (info.payload_offset > NACRE_UPDATE_METADATA_MAX) {
+        return NACRE_UPDATE_ERR_TOO_LARGE; /* more metadata than this build holds */
+    }
     b = nacre_board_flash_read(board, area, NACRE_IMAGE_HEADER_BYTES, meta + NACRE_IMAGE_HEADER_BYTES,
                                info.payload_offset - NACRE_IMAGE_HEADER_BYTES);
     if (b != NACRE_BOARD_OK) {
@@ -111,7 +114,7 @@ nacre_update_status update_read_meta(struct nacre_board *board, nacre_update_slo
     return NACRE_UPDATE_OK;
 }
 
-/* The verification itself, in meta (NACRE_IMAGE_METADATA_MAX bytes). */
+/* The verification itself, in meta (NACRE_UPDATE_METADATA_MAX bytes). */
 static nacre_update_status verify_slot_in(struct nacre_board *board, nacre_update_slot slot,
                                           struct nacre_image_policy policy, struct nacre_image_info *info,
                                           uint8_t *meta)
@@ -164,7 +167,7 @@ static nacre_update_status verify_slot_on_stack(struct nacre_board *board, nacre
                                                 struct nacre_image_policy policy,
                                                 struct nacre_image_info *info)
 {
-    uint8_t meta[NACRE_IMAGE_METADATA_MAX];
+    uint8_t meta[NACRE_UPDATE_METADATA_MAX];
     return verify_slot_in(board, slot, policy, info, meta);
 }
 
@@ -463,7 +466,7 @@ nacre_update_status nacre_update_state_get(nacre_pluton *p, struct nacre_board *
     out->key_epoch = dp.policy.min_key_epoch;
     for (unsigned i = 0; i < 2; i++) {
         struct nacre_update_slot_view *v = &out->slots[i];
-        uint8_t meta[NACRE_IMAGE_METADATA_MAX];
+        uint8_t meta[NACRE_UPDATE_METADATA_MAX];
         size_t meta_len = 0;
         v->slot = i == 0 ? NACRE_UPDATE_SLOT_A : NACRE_UPDATE_SLOT_B;
         /* has_image: the metadata parses, whether or not it verifies. */

@@ -2,7 +2,7 @@
  * install.c - the streaming installer: an image arrives in chunks of any
  * size and goes straight into the inactive slot.
  *
- * Memory is bounded: the metadata (at most NACRE_IMAGE_METADATA_MAX bytes),
+ * Memory is bounded: the metadata (at most NACRE_UPDATE_METADATA_MAX bytes),
  * one BLAKE2b state and less than one flash write unit are buffered; chunks
  * are programmed as they come.
  *
@@ -50,12 +50,16 @@ struct install_state {
     struct nacre_image_info info;
     struct device_policy dp;
     crypto_generichash_blake2b_state hash;
-    uint8_t meta[NACRE_IMAGE_METADATA_MAX];
+    uint8_t meta[NACRE_UPDATE_METADATA_MAX];
 };
 
 _Static_assert(sizeof(struct install_state) <= NACRE_INSTALL_STATE_BYTES,
                "NACRE_INSTALL_STATE_BYTES too small");
 _Static_assert(_Alignof(struct install_state) <= 64, "installer alignment");
+_Static_assert(NACRE_UPDATE_METADATA_MAX <= NACRE_IMAGE_METADATA_MAX &&
+                   NACRE_UPDATE_METADATA_MAX >= 256u &&
+                   NACRE_UPDATE_METADATA_MAX % NACRE_IMAGE_PAYLOAD_ALIGN == 0,
+               "NACRE_UPDATE_METADATA_MAX: 256..NACRE_IMAGE_METADATA_MAX, payload-aligned");
 
 static struct install_state *state_of(nacre_installer *in)
 {
@@ -187,7 +191,7 @@ static int try_resume(struct install_state *st)
     /* Re-hash what is already in flash, using the tail of the metadata
      * buffer (past payload_offset) as the read buffer. */
     uint8_t *buf = st->meta + st->info.payload_offset;
-    uint32_t room = NACRE_IMAGE_METADATA_MAX - st->info.payload_offset;
+    uint32_t room = NACRE_UPDATE_METADATA_MAX - st->info.payload_offset;
     uint8_t small[256];
     if (room < sizeof small) {
         buf = small;
@@ -321,9 +325,12 @@ nacre_update_status nacre_install_write(nacre_installer *in, const void *chunk, 
         if (!st->header_known && st->received == NACRE_IMAGE_HEADER_BYTES) {
             s = nacre_image_parse(st->meta, NACRE_IMAGE_HEADER_BYTES, &st->info);
             if (s == NACRE_UPDATE_ERR_TRUNCATED && st->info.payload_offset > NACRE_IMAGE_HEADER_BYTES &&
-                st->info.payload_offset <= NACRE_IMAGE_METADATA_MAX) {
+                st->info.payload_offset <= NACRE_UPDATE_METADATA_MAX) {
                 s = NACRE_UPDATE_OK;
                 st->header_known = 1;
+            } else if (s == NACRE_UPDATE_ERR_TRUNCATED &&
+                       st->info.payload_offset > NACRE_UPDATE_METADATA_MAX) {
+                s = NACRE_UPDATE_ERR_TOO_LARGE; /* more metadata than this build holds */
             } else if (s == NACRE_UPDATE_OK) {
                 s = NACRE_UPDATE_ERR_BAD_HEADER; /* a header alone cannot be a whole image */
             }

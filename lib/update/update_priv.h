@@ -60,7 +60,7 @@ nacre_update_status update_device_policy(nacre_pluton *p, const struct nacre_upd
 /*
  * Verify the image in a slot from flash: metadata against the policy, then
  * the payload digest, reading in small chunks. max_image_size is set from
- * the slot size here. buf: NACRE_IMAGE_METADATA_MAX bytes to work in
+ * the slot size here. buf: NACRE_UPDATE_METADATA_MAX bytes to work in
  * (cfg->verify_buffer), or NULL for a buffer on the stack.
  */
 nacre_update_status update_verify_slot(struct nacre_board *board, nacre_update_slot slot,
@@ -70,9 +70,9 @@ nacre_update_status update_verify_slot(struct nacre_board *board, nacre_update_s
 /* cfg->verify_buffer, or NULL (cfg may be NULL). */
 uint8_t *update_verify_buffer(const struct nacre_update_config *cfg);
 
-/* Read a slot's metadata (up to NACRE_IMAGE_METADATA_MAX bytes) into meta. */
+/* Read a slot's metadata (up to NACRE_UPDATE_METADATA_MAX bytes) into meta. */
 nacre_update_status update_read_meta(struct nacre_board *board, nacre_update_slot slot,
-                                     uint8_t meta[NACRE_IMAGE_METADATA_MAX], size_t *meta_len);
+                                     uint8_t meta[NACRE_UPDATE_METADATA_MAX], size_t *meta_len);
 
 /* Raise the anti-rollback counters to an image's values (never lowers). */
 nacre_update_status update_raise_counters(nacre_pluton *p, const struct nacre_image_info *info);

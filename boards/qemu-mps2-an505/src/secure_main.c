@@ -49,25 +49,32 @@ struct secure_world secure;
  * at run time). Until the core starts, the boot stage borrows it, so the
  * Secure image has one big RAM object instead of seven:
  *
- *   0      installer (5 KiB) + chunk (1 KiB)   install.img, before the boot
- *   0      libupdate's verify_buffer (4 KiB)   nacre_boot_run: the slot
- *                                              metadata off the Secure stack
- *   0      attestation claims + evidence       after the boot
- *   4096   the boot result                     nacre_boot_run .. core start
- *   6144   command line, factory.bin           the whole boot stage / first boot
+ *   0          installer + chunk (1 KiB)        install.img, before the boot
+ *   0          libupdate's verify_buffer        nacre_boot_run: the slot
+ *              (NACRE_UPDATE_METADATA_MAX)      metadata off the Secure stack
+ *   0          attestation claims + evidence    after the boot
+ *   BOOT_AT    the boot result                  nacre_boot_run .. core start
+ *   CMDLINE_AT command line, factory.bin        the whole boot stage / first boot
  */
 #define CORE_BYTES ((sizeof(struct nacre_secmon_core) + 63u) & ~(size_t)63u)
 static unsigned char core_mem[CORE_BYTES] __attribute__((aligned(64)));
 #define INSTALL_CHUNK 1024L
 #define EVIDENCE_MAX 2048u
 #define CLAIMS_BYTES ((sizeof(struct nacre_attest_claims) + 7u) & ~(size_t)7u)
-#define BOOT_AT NACRE_IMAGE_METADATA_MAX
-#define CMDLINE_AT 6144u
+#define ROUND64(x) (((x) + 63u) & ~(size_t)63u)
+#define MAX2(a, b) ((a) > (b) ? (a) : (b))
+/* The boot result lives past the verify buffer and past the claims and
+ * evidence made while it is still needed. */
+#define BOOT_AT ROUND64(MAX2((size_t)NACRE_UPDATE_METADATA_MAX, CLAIMS_BYTES + EVIDENCE_MAX))
+/* The command line lives past the installer (first boot) and the boot result. */
+#define CMDLINE_AT ROUND64(MAX2(sizeof(nacre_installer) + (size_t)INSTALL_CHUNK, \
+                                BOOT_AT + sizeof(struct nacre_boot_result)))
 #define CMDLINE_BYTES 256u
 #define FACTORY_AT (CMDLINE_AT + CMDLINE_BYTES)
 _Static_assert(sizeof(nacre_installer) + (size_t)INSTALL_CHUNK <= CMDLINE_AT, "installer + chunk below the command line");
 _Static_assert(BOOT_AT + sizeof(struct nacre_boot_result) <= CMDLINE_AT, "boot result below the command line");
 _Static_assert(CLAIMS_BYTES + EVIDENCE_MAX <= BOOT_AT, "claims + evidence below the boot result");
+_Static_assert(NACRE_UPDATE_METADATA_MAX <= BOOT_AT, "verify buffer below the boot result");
 _Static_assert(FACTORY_AT + 64u <= CORE_BYTES, "command line + factory.bin fit the core's memory");
 
 /* The NS app's manifest, fixed in the Secure image for this board. */

@@ -156,7 +156,7 @@ NACRE_NSC_ENTRY uint32_t nacre_nsc_update_confirm(void)
     secure.cfg.verify_buffer = vbuf;
     nacre_update_status s = nacre_update_confirm(&secure.pluton, secure.board, &secure.cfg, NULL);
     secure.cfg.verify_buffer = NULL;
-    sodium_memzero(vbuf, NACRE_IMAGE_METADATA_MAX);
+    sodium_memzero(vbuf, NACRE_UPDATE_METADATA_MAX);
     secure.busy = 0;
     if (s == NACRE_UPDATE_OK) {
         return NACRE_SECMON_OK;
